@@ -1,0 +1,26 @@
+import type { Config } from 'jest';
+
+// Workspace packages resolve to their TypeScript sources, so tests need no build step.
+const moduleNameMapper = {
+  '^@ssehub/(core|express|koa|hono|redis)$': '<rootDir>/packages/$1/src/index.ts',
+};
+
+const common = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  moduleNameMapper,
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+};
+
+const config: Config = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      rootDir: __dirname,
+      testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts'],
+    },
+  ],
+};
+
+export default config;

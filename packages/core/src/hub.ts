@@ -1,0 +1,652 @@
+import { Connection, type Client } from './client';
+import { concatBytes, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
+import { SseHubError } from './errors';
+import { History, type Entry, type ReplayPlan } from './history';
+import type { Delivered, Message } from './message';
+import type { Sink } from './sink';
+
+/** Why a client was evicted. */
+export type EvictReason = 'timeout' | 'buffer';
+
+/** Messages (or a promise of them) that fill a gap the history cannot replay. */
+export type InitMessages = (
+  clientLastEventId: string,
+  hubLastEventId: string | undefined,
+  client: Client,
+) => Message[] | Promise<Message[]>;
+
+/** Options of {@link createHub}. Every one is optional. */
+export interface HubOptions {
+  /** How many events the replay history keeps (0 disables replay). Default: 1000. */
+  history?: number;
+  /** Milliseconds between heartbeat comments on one hub-wide timer (0 disables). Default: 15000. */
+  heartbeat?: number;
+  /** Reconnection delay (ms) sent as `retry:` first on every stream. Default: none sent. */
+  retry?: number;
+  /** Milliseconds a client may stay unable to take writes before that counts as one failure. Default: 5000. */
+  timeout?: number;
+  /** Failures in a row (see `timeout`) that evict a client. Default: 3. */
+  tolerance?: number;
+  /** Bytes queued for one client (hub queue plus transport buffer) past which it is evicted at once. Default: 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Connections accepted at once; more are answered 503 with Retry-After. Default: Infinity. */
+  maxClients?: number;
+  /** Replay the retained history to a client that sends no Last-Event-ID. Default: false. */
+  replayAll?: boolean;
+  /** A Last-Event-ID longer than this many characters is treated as unknown. Default: 256. */
+  maxLastEventIdLength?: number;
+  /**
+   * Fills a gap the history cannot replay (the Last-Event-ID is unknown, or older than the history),
+   * as go-libsse's `InitMessages`. Its messages go to that client only, first, and are not kept.
+   * Default: none; the client then gets a {@link HubOptions.resyncEvent} event.
+   */
+  initMessages?: InitMessages;
+  /**
+   * The event type that tells a client its Last-Event-ID could not be honoured and it should reload
+   * its state. Its data is JSON `{ reason, lastEventId, hubLastEventId }`. Default: `'ssehub-resync'`.
+   */
+  resyncEvent?: string;
+  /** Receives errors thrown by event handlers and `initMessages`. Default: `process.emitWarning`. */
+  onError?: (err: unknown) => void;
+}
+
+/** What a transport adapter knows about a new connection. */
+export interface ConnectParams {
+  clientId?: string;
+  channels?: Iterable<string>;
+  /** The raw Last-Event-ID (header or query), if the client sent one. */
+  lastEventId?: string;
+}
+
+/** Options of {@link Hub.listen}. */
+export interface ListenOptions {
+  /** Ends the iteration when aborted. */
+  signal?: AbortSignal;
+  /** Messages a slow consumer may fall behind by before the iterator throws. Default: 10000. */
+  maxQueue?: number;
+}
+
+/** The hub's events and their handler signatures. */
+export interface HubEvents {
+  connect: (client: Client) => void;
+  disconnect: (client: Client) => void;
+  evict: (client: Client, reason: EvictReason) => void;
+}
+
+const HEARTBEAT = encodeComment();
+const NONE: ReadonlySet<Connection> = new Set();
+/** Frames larger than this are written at once rather than coalesced with the rest of the turn. */
+const COALESCE_LIMIT = 64 * 1024;
+
+interface Listener {
+  queue: Delivered[];
+  wake: (() => void) | undefined;
+  done: boolean;
+  error: Error | undefined;
+  max: number;
+}
+
+/**
+ * The framework-agnostic SSE hub: holds the connections, fans broadcasts out to them, keeps the
+ * replay history and evicts clients that fall behind. Create one with {@link createHub}.
+ */
+export class Hub {
+  private readonly clientSet = new Set<Connection>();
+  private readonly byChannel = new Map<string, Set<Connection>>();
+  private readonly byClientId = new Map<string, Set<Connection>>();
+  private readonly history: History;
+  private readonly listeners = new Set<Listener>();
+  private readonly handlers: { [K in keyof HubEvents]: Set<HubEvents[K]> } = {
+    connect: new Set(),
+    disconnect: new Set(),
+    evict: new Set(),
+  };
+  /** Ids this hub assigns are `idBase + seq`: numeric, increasing, and larger than any of a previous process. */
+  private readonly idBase = Date.now() * 1000;
+  private seq = 0;
+  private headId: string | undefined;
+  private connSeq = 0;
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private readonly congested = new Set<Connection>();
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private isClosed = false;
+  private readonly retryBytes: Uint8Array | undefined;
+
+  private readonly heartbeatMs: number;
+  private readonly timeout: number;
+  private readonly tolerance: number;
+  private readonly maxBufferedBytes: number;
+  private readonly maxClients: number;
+  private readonly replayAll: boolean;
+  private readonly maxIdLength: number;
+  private readonly initMessages: InitMessages | undefined;
+  private readonly resyncEvent: string;
+  private readonly onError: (err: unknown) => void;
+
+  constructor(options: HubOptions = {}) {
+    const {
+      history = 1000,
+      heartbeat = 15_000,
+      retry,
+      timeout = 5000,
+      tolerance = 3,
+      maxBufferedBytes = 1024 * 1024,
+      maxClients = Infinity,
+      replayAll = false,
+      maxLastEventIdLength = 256,
+      initMessages,
+      resyncEvent = 'ssehub-resync',
+      onError = defaultOnError,
+    } = options;
+    checkCount('history', history);
+    checkCount('heartbeat', heartbeat);
+    checkCount('timeout', timeout);
+    checkCount('tolerance', tolerance, 1);
+    checkCount('maxBufferedBytes', maxBufferedBytes, 1);
+    if (maxClients !== Infinity) checkCount('maxClients', maxClients, 1);
+    if (retry !== undefined) checkCount('retry', retry);
+    validateMessage({ data: '', event: resyncEvent });
+    this.history = new History(history);
+    this.heartbeatMs = heartbeat;
+    this.retryBytes = retry === undefined ? undefined : encodeRetry(retry);
+    this.timeout = timeout;
+    this.tolerance = tolerance;
+    this.maxBufferedBytes = maxBufferedBytes;
+    this.maxClients = maxClients;
+    this.replayAll = replayAll;
+    this.maxIdLength = maxLastEventIdLength;
+    this.initMessages = initMessages;
+    this.resyncEvent = resyncEvent;
+    this.onError = onError;
+  }
+
+  // ---- publishing ----------------------------------------------------------------------------
+
+  /**
+   * Sends a message to every connection, or to the subscribers of `message.channel`.
+   * The event is encoded once; the same bytes go to every recipient and into the history.
+   * @returns the event id (assigned by the hub when the message has none).
+   * @throws TypeError when an `event` or `id` holds CR, LF or NUL, or `retry` is not a
+   *   non-negative integer; nothing is sent to anyone then.
+   * @example hub.broadcast({ event: 'tick', data: { n: 1 } });
+   */
+  broadcast(message: Message): string {
+    validateMessage(message);
+    this.assertOpen();
+    return this.publish(message, undefined).id;
+  }
+
+  /**
+   * Sends a message to every connection of one client id (`?id=` by default). It is kept in the
+   * history and replayed to that client id only.
+   * @returns how many connections it reached now.
+   */
+  broadcastTo(clientId: string, message: Message): number {
+    if (typeof clientId !== 'string' || clientId === '') throw new TypeError('ssehub: clientId must be a non-empty string');
+    validateMessage(message);
+    this.assertOpen();
+    this.publish(message, clientId);
+    return this.byClientId.get(clientId)?.size ?? 0;
+  }
+
+  private publish(message: Message, to: string | undefined): Entry {
+    const seq = ++this.seq;
+    const id = message.id ?? String(this.idBase + seq);
+    const delivered: Delivered = { ...message, id };
+    if (to !== undefined) {
+      delivered.clientId = to;
+      delete delivered.channel;
+    }
+    const entry: Entry = {
+      seq,
+      id,
+      bytes: encodeEvent(message, id),
+      channel: to === undefined ? message.channel : undefined,
+      to,
+      message: delivered,
+    };
+    this.history.push(entry);
+    this.headId = id;
+    const targets =
+      to !== undefined
+        ? this.byClientId.get(to) ?? NONE
+        : entry.channel !== undefined
+          ? this.byChannel.get(entry.channel) ?? NONE
+          : this.clientSet;
+    for (const c of targets) this.enqueue(c, entry.bytes, seq);
+    for (const l of this.listeners) this.notify(l, delivered);
+    return entry;
+  }
+
+  // ---- connections ---------------------------------------------------------------------------
+
+  /** True when `maxClients` connections are open: adapters answer 503 instead of connecting. */
+  get full(): boolean {
+    return this.clientSet.size >= this.maxClients;
+  }
+
+  /**
+   * Registers a stream. Adapters call this after sending the headers; apps rarely need it.
+   * The client is registered for live delivery first, then the replay (or gap fill) up to a snapshot
+   * of the head is written, then what arrived meanwhile: no gap, no duplicate.
+   * @throws SseHubError `HUB_CLOSED` after `close()`, `HUB_FULL` past `maxClients`.
+   */
+  connect(sink: Sink, params: ConnectParams = {}): Client {
+    this.assertOpen();
+    if (this.full) throw new SseHubError(`ssehub: maxClients (${this.maxClients}) reached`, 'HUB_FULL');
+    const channels = new Set<string>();
+    for (const ch of params.channels ?? []) if (typeof ch === 'string' && ch !== '') channels.add(ch);
+    const clientId = params.clientId === '' ? undefined : params.clientId;
+    const lastEventId = params.lastEventId === '' ? undefined : params.lastEventId;
+    const c = new Connection(String(++this.connSeq), sink, clientId, channels, lastEventId);
+
+    this.clientSet.add(c);
+    for (const ch of channels) addTo(this.byChannel, ch, c);
+    if (clientId !== undefined) addTo(this.byClientId, clientId, c);
+    sink.onClose(() => this.remove(c, false));
+    this.startHeartbeat();
+
+    // Snapshot the head: live entries after it queue in `pending` while the prelude is built.
+    const plan = this.plan(lastEventId);
+    c.skipUpTo = this.seq;
+    const prelude: Uint8Array[] = [];
+    if (this.retryBytes) prelude.push(this.retryBytes);
+    if (plan.kind === 'replay') {
+      for (const e of plan.entries) if (visible(c, e)) prelude.push(e.bytes);
+    }
+    this.emit('connect', c);
+    if (plan.kind !== 'gap') {
+      this.start(c, prelude);
+    } else if (!this.initMessages) {
+      prelude.push(this.resyncFrame(lastEventId!, plan.reason));
+      this.start(c, prelude);
+    } else {
+      this.fillGap(c, lastEventId!, plan.reason, prelude);
+    }
+    return c;
+  }
+
+  private fillGap(c: Connection, lastEventId: string, reason: string, prelude: Uint8Array[]): void {
+    const headId = this.headId;
+    const finish = (messages: Message[]) => {
+      if (!Array.isArray(messages)) throw new TypeError('ssehub: initMessages must return an array of messages');
+      // Encode all before adding any, so a bad message leaves the prelude untouched for the fallback.
+      const frames = messages.map((m) => (validateMessage(m), encodeEvent(m, m.id)));
+      prelude.push(...frames);
+      // Move the client's last id to the head, so its next reconnect resumes from here.
+      if (headId !== undefined) prelude.push(encodeIdOnly(headId));
+      this.start(c, prelude);
+    };
+    const fail = (err: unknown) => {
+      this.onError(err);
+      prelude.push(this.resyncFrame(lastEventId, reason));
+      this.start(c, prelude);
+    };
+    try {
+      const result = this.initMessages!(lastEventId, headId, c);
+      if (isPromiseLike(result)) result.then(finish, fail).then(undefined, fail);
+      else finish(result);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  private resyncFrame(lastEventId: string, reason: string): Uint8Array {
+    const data = { reason, lastEventId: lastEventId.slice(0, this.maxIdLength), hubLastEventId: this.headId ?? null };
+    // The id moves the client to the head (or clears it when there is none), so a reconnect does not loop.
+    return encodeEvent({ event: this.resyncEvent, data }, this.headId ?? '');
+  }
+
+  /** Decides what a client that sent `lastEventId` gets before live events. */
+  private plan(lastEventId: string | undefined): ReplayPlan {
+    if (lastEventId === undefined) {
+      return this.replayAll && this.history.size ? { kind: 'replay', entries: this.history.after(0) } : { kind: 'live' };
+    }
+    if (lastEventId.length > this.maxIdLength || /[\0\r\n]/.test(lastEventId)) return { kind: 'gap', reason: 'unknown-id' };
+    if (lastEventId === this.headId) return { kind: 'live' };
+    const seq = this.history.seqOf(lastEventId);
+    if (seq !== undefined) return { kind: 'replay', entries: this.history.after(seq) };
+    const n = Number(lastEventId);
+    const ours = /^\d+$/.test(lastEventId) && n > this.idBase && n <= this.idBase + this.seq;
+    return { kind: 'gap', reason: ours || (/^\d+$/.test(lastEventId) && n <= this.idBase) ? 'expired' : 'unknown-id' };
+  }
+
+  /** Writes the prelude, then whatever live frames queued while it was built. */
+  private start(c: Connection, prelude: Uint8Array[]): void {
+    if (c.closed) return;
+    c.ready = true;
+    if (prelude.length) {
+      let bytes = 0;
+      for (const p of prelude) bytes += p.byteLength;
+      c.pending = prelude.concat(c.pending);
+      c.pendingBytes += bytes;
+    }
+    if (c.pending.length) this.write(c, undefined);
+  }
+
+  /** Ends every stream of one client id. @returns how many were ended. */
+  disconnect(clientId: string): number {
+    const set = this.byClientId.get(clientId);
+    if (!set) return 0;
+    const list = [...set];
+    for (const c of list) this.remove(c, true);
+    return list.length;
+  }
+
+  private remove(c: Connection, endStream: boolean): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.clientSet.delete(c);
+    for (const ch of c.channels) deleteFrom(this.byChannel, ch, c);
+    if (c.clientId !== undefined) deleteFrom(this.byClientId, c.clientId, c);
+    this.congested.delete(c);
+    c.pending = [];
+    c.pendingBytes = 0;
+    if (endStream) {
+      // A congested stream would never finish ending: drop it instead of waiting on a stalled peer.
+      if (c.congested) c.sink.destroy();
+      else c.sink.end();
+    }
+    if (this.clientSet.size === 0) this.stopTimers();
+    this.emit('disconnect', c);
+  }
+
+  private evict(c: Connection, reason: EvictReason): void {
+    if (c.closed) return;
+    this.emit('evict', c, reason);
+    c.sink.destroy();
+    this.remove(c, false);
+  }
+
+  // ---- delivery and backpressure -------------------------------------------------------------
+
+  private enqueue(c: Connection, bytes: Uint8Array, seq: number): void {
+    if (c.closed || seq <= c.skipUpTo) return;
+    c.pending.push(bytes);
+    c.pendingBytes += bytes.byteLength;
+    if (c.congested) {
+      if (c.pendingBytes + c.sink.bufferedBytes > this.maxBufferedBytes) this.evict(c, 'buffer');
+      return;
+    }
+    if (!c.ready) {
+      if (c.pendingBytes > this.maxBufferedBytes) this.evict(c, 'buffer');
+      return;
+    }
+    if (c.pendingBytes > COALESCE_LIMIT) {
+      this.write(c, undefined);
+      return;
+    }
+    if (!c.queued) {
+      c.queued = true;
+      this.dirty.push(c);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(this.flush);
+      }
+    }
+  }
+
+  /** Writes what every dirty client has pending, once per turn: a burst becomes one write per client. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    // Clients with the same pending frames (the common case: global broadcasts) share one buffer.
+    const shared: SharedConcat = { frames: undefined, bytes: undefined };
+    for (const c of dirty) {
+      c.queued = false;
+      if (!c.closed && c.ready && !c.congested && c.pending.length) this.write(c, shared);
+    }
+  };
+
+  private write(c: Connection, shared: SharedConcat | undefined): void {
+    const frames = c.pending;
+    let bytes: Uint8Array;
+    if (frames.length === 1) bytes = frames[0]!;
+    else if (shared && sameFrames(frames, shared.frames)) bytes = shared.bytes!;
+    else {
+      bytes = concatBytes(frames, c.pendingBytes);
+      if (shared) {
+        shared.frames = frames;
+        shared.bytes = bytes;
+      }
+    }
+    c.pending = [];
+    c.pendingBytes = 0;
+    let ok: boolean;
+    try {
+      ok = c.sink.write(bytes);
+    } catch (err) {
+      // A transport that throws is gone; its close handler may never run.
+      this.onError(err);
+      c.sink.destroy();
+      this.remove(c, false);
+      return;
+    }
+    if (!ok && !c.closed) this.markCongested(c);
+  }
+
+  private markCongested(c: Connection): void {
+    c.congested = true;
+    c.congestedSince = Date.now();
+    this.congested.add(c);
+    if (c.sink.bufferedBytes > this.maxBufferedBytes) {
+      this.evict(c, 'buffer');
+      return;
+    }
+    c.sink.onDrain(() => {
+      if (c.closed) return;
+      c.congested = false;
+      c.failures = 0;
+      this.congested.delete(c);
+      if (c.pending.length) this.write(c, undefined);
+    });
+    if (this.timeout > 0 && !this.sweepTimer) {
+      // One hub-wide timer checks stalled clients, and runs only while some are stalled.
+      const every = Math.min(1000, Math.max(5, Math.floor(this.timeout / 4)));
+      this.sweepTimer = setInterval(this.sweep, every);
+      this.sweepTimer.unref?.();
+    }
+  }
+
+  private readonly sweep = (): void => {
+    const now = Date.now();
+    for (const c of this.congested) {
+      if (now - c.congestedSince < this.timeout) continue;
+      c.failures++;
+      c.congestedSince = now;
+      if (c.failures >= this.tolerance) this.evict(c, 'timeout');
+    }
+    if (this.congested.size === 0 && this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  };
+
+  private startHeartbeat(): void {
+    if (this.heartbeatMs <= 0 || this.heartbeatTimer) return;
+    this.heartbeatTimer = setInterval(() => {
+      // Infinity: a heartbeat is never covered by a replay snapshot.
+      for (const c of this.clientSet) if (!c.congested) this.enqueue(c, HEARTBEAT, Infinity);
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref?.();
+  }
+
+  private stopTimers(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.heartbeatTimer = this.sweepTimer = undefined;
+  }
+
+  // ---- observing -----------------------------------------------------------------------------
+
+  /** Open connections. */
+  get size(): number {
+    return this.clientSet.size;
+  }
+
+  /** Open connections subscribed to `channel`. */
+  channelSize(channel: string): number {
+    return this.byChannel.get(channel)?.size ?? 0;
+  }
+
+  /** Channels with at least one subscriber. */
+  channels(): string[] {
+    return [...this.byChannel.keys()];
+  }
+
+  /** The open connections. */
+  clients(): Client[] {
+    return [...this.clientSet];
+  }
+
+  /** The id of the newest broadcast, or undefined before the first. */
+  get lastEventId(): string | undefined {
+    return this.headId;
+  }
+
+  /** True after {@link Hub.close}. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Every broadcast from now on, as davidsbond/sse's `Listen()`: `for await (const m of hub.listen())`.
+   * Ends when the hub closes, the signal aborts, or the loop breaks.
+   * @throws SseHubError from the iterator when the consumer falls `maxQueue` messages behind.
+   */
+  listen(options: ListenOptions = {}): AsyncIterableIterator<Delivered> {
+    this.assertOpen();
+    const l: Listener = { queue: [], wake: undefined, done: false, error: undefined, max: options.maxQueue ?? 10_000 };
+    this.listeners.add(l);
+    const stop = () => {
+      l.done = true;
+      l.wake?.();
+    };
+    options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.signal?.aborted) stop();
+    const listeners = this.listeners;
+    async function* iterate(): AsyncGenerator<Delivered> {
+      try {
+        for (;;) {
+          while (l.queue.length) yield l.queue.shift()!;
+          if (l.error) throw l.error;
+          if (l.done) return;
+          await new Promise<void>((resolve) => (l.wake = resolve));
+          l.wake = undefined;
+        }
+      } finally {
+        listeners.delete(l);
+        options.signal?.removeEventListener('abort', stop);
+      }
+    }
+    return iterate();
+  }
+
+  private notify(l: Listener, m: Delivered): void {
+    if (l.done) return;
+    if (l.queue.length >= l.max) {
+      l.error = new SseHubError(`ssehub: listen() consumer fell ${l.max} messages behind`, 'INTERNAL');
+      l.done = true;
+      l.queue = [];
+      this.listeners.delete(l);
+    } else {
+      l.queue.push(m);
+    }
+    l.wake?.();
+  }
+
+  /** Adds an event handler. @returns a function that removes it. */
+  on<K extends keyof HubEvents>(event: K, handler: HubEvents[K]): () => void {
+    this.handlers[event].add(handler);
+    return () => this.off(event, handler);
+  }
+
+  /** Removes an event handler added with {@link Hub.on}. */
+  off<K extends keyof HubEvents>(event: K, handler: HubEvents[K]): void {
+    this.handlers[event].delete(handler);
+  }
+
+  private emit<K extends keyof HubEvents>(event: K, ...args: Parameters<HubEvents[K]>): void {
+    for (const h of this.handlers[event]) {
+      try {
+        (h as (...a: unknown[]) => void)(...args);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+
+  /** Ends every stream, stops every timer and ends every `listen()` iteration. Idempotent. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const c of [...this.clientSet]) this.remove(c, true);
+    for (const l of this.listeners) {
+      l.done = true;
+      l.wake?.();
+    }
+    this.stopTimers();
+  }
+
+  private assertOpen(): void {
+    if (this.isClosed) throw new SseHubError('ssehub: the hub is closed', 'HUB_CLOSED');
+  }
+}
+
+interface SharedConcat {
+  frames: Uint8Array[] | undefined;
+  bytes: Uint8Array | undefined;
+}
+
+function sameFrames(a: Uint8Array[], b: Uint8Array[] | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether a history entry may go to this connection: private ones to their client id only. */
+function visible(c: Connection, e: Entry): boolean {
+  if (e.to !== undefined) return e.to === c.clientId;
+  return e.channel === undefined || c.channels.has(e.channel);
+}
+
+function addTo(map: Map<string, Set<Connection>>, key: string, c: Connection): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(c);
+}
+
+function deleteFrom(map: Map<string, Set<Connection>>, key: string, c: Connection): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(c);
+  if (set.size === 0) map.delete(key);
+}
+
+function isPromiseLike<T>(v: unknown): v is PromiseLike<T> {
+  return typeof (v as PromiseLike<T> | null)?.then === 'function';
+}
+
+function checkCount(name: string, value: unknown, min = 0): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new TypeError(`ssehub: option ${name} must be an integer >= ${min}, got ${String(value)}`);
+  }
+}
+
+function defaultOnError(err: unknown): void {
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') process.emitWarning(e);
+}
+
+/**
+ * Creates a hub.
+ * @example
+ * const hub = createHub({ history: 1000, heartbeat: 15_000, retry: 3000, timeout: 5000, tolerance: 3 });
+ * hub.broadcast({ event: 'tick', data: { n: 1 } });
+ */
+export function createHub(options?: HubOptions): Hub {
+  return new Hub(options);
+}

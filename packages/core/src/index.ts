@@ -1,0 +1,12 @@
+export { createHub, Hub } from './hub';
+export type { HubOptions, ConnectParams, ListenOptions, HubEvents, EvictReason, InitMessages } from './hub';
+export type { Client } from './client';
+export type { Message, Delivered } from './message';
+export type { Sink } from './sink';
+export { SseHubError } from './errors';
+export type { SseHubErrorCode } from './errors';
+export { encodeEvent, encodeComment, encodeRetry, validateMessage, dataText } from './encoder';
+export { NodeSink } from './sinks/node';
+export { WebSink, WEB_HIGH_WATER_MARK } from './sinks/web';
+export { serveNode, serveWeb, connectParams, nodeRequestParts, decodeHeader, SSE_HEADERS } from './serve';
+export type { StreamOptions, RequestParts } from './serve';

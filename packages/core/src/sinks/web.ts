@@ -1,0 +1,96 @@
+import type { Sink } from '../sink';
+
+/** Default bytes a Web stream may queue before `write` reports backpressure: 64 KiB. */
+export const WEB_HIGH_WATER_MARK = 64 * 1024;
+
+/**
+ * A sink that feeds a Web `ReadableStream` (Hono, Bun, Deno, workers): hand {@link WebSink.stream}
+ * to a `Response`. Backpressure follows the stream's queue, measured in bytes.
+ */
+export class WebSink implements Sink {
+  readonly stream: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private closed = false;
+  private drainFns: (() => void)[] = [];
+  private closeFns: (() => void)[] = [];
+  private readonly highWaterMark: number;
+
+  /** @param highWaterMark bytes queued before `write` reports backpressure. Default: 64 KiB. */
+  constructor(highWaterMark = WEB_HIGH_WATER_MARK) {
+    this.highWaterMark = highWaterMark;
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        // Called when the reader has taken data and there is room again.
+        pull: () => {
+          if (this.drainFns.length && (this.controller.desiredSize ?? 0) > 0) {
+            const fns = this.drainFns;
+            this.drainFns = [];
+            for (const fn of fns) fn();
+          }
+        },
+        cancel: () => this.markClosed(),
+      },
+      { highWaterMark, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.closed) return true;
+    try {
+      this.controller.enqueue(chunk);
+    } catch {
+      // The stream was cancelled or errored under us: the peer is gone.
+      this.markClosed();
+      return true;
+    }
+    return (this.controller.desiredSize ?? 0) > 0;
+  }
+
+  get bufferedBytes(): number {
+    if (this.closed) return 0;
+    const desired = this.controller.desiredSize ?? 0;
+    return Math.max(0, this.highWaterMark - desired);
+  }
+
+  onDrain(fn: () => void): void {
+    this.drainFns.push(fn);
+  }
+
+  onClose(fn: () => void): void {
+    if (this.closed) queueMicrotask(fn);
+    else this.closeFns.push(fn);
+  }
+
+  end(): void {
+    if (this.closed) return;
+    try {
+      this.controller.close();
+    } catch {
+      // Already closed by the reader.
+    }
+    this.markClosed();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    try {
+      this.controller.error(new Error('ssehub: stream evicted'));
+    } catch {
+      // Already closed.
+    }
+    this.markClosed();
+  }
+
+  /** Runs the close callbacks once, whoever closed the stream. */
+  markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.drainFns = [];
+    const fns = this.closeFns;
+    this.closeFns = [];
+    for (const fn of fns) fn();
+  }
+}
