@@ -2,7 +2,7 @@ import { Connection, type Client } from './client';
 import { concatBytes, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
 import { SseHubError } from './errors';
 import { History, type Entry, type ReplayPlan } from './history';
-import type { Delivered, Message } from './message';
+import type { Delivered, EventMap, HubMessage, Message, UntypedEvents } from './message';
 import type { Sink } from './sink';
 
 /** Why a client was evicted. */
@@ -89,8 +89,9 @@ interface Listener {
 /**
  * The framework-agnostic SSE hub: holds the connections, fans broadcasts out to them, keeps the
  * replay history and evicts clients that fall behind. Create one with {@link createHub}.
+ * `Events` (default: untyped) maps event types to payload types; see {@link HubMessage}.
  */
-export class Hub {
+export class Hub<Events extends EventMap = UntypedEvents> {
   private readonly clientSet = new Set<Connection>();
   private readonly byChannel = new Map<string, Set<Connection>>();
   private readonly byClientId = new Map<string, Set<Connection>>();
@@ -172,7 +173,7 @@ export class Hub {
    *   non-negative integer; nothing is sent to anyone then.
    * @example hub.broadcast({ event: 'tick', data: { n: 1 } });
    */
-  broadcast(message: Message): string {
+  broadcast(message: HubMessage<Events>): string {
     validateMessage(message);
     this.assertOpen();
     return this.publish(message, undefined).id;
@@ -183,7 +184,7 @@ export class Hub {
    * history and replayed to that client id only.
    * @returns how many connections it reached now.
    */
-  broadcastTo(clientId: string, message: Message): number {
+  broadcastTo(clientId: string, message: HubMessage<Events>): number {
     if (typeof clientId !== 'string' || clientId === '') throw new TypeError('ssehub: clientId must be a non-empty string');
     validateMessage(message);
     this.assertOpen();
@@ -642,11 +643,15 @@ function defaultOnError(err: unknown): void {
 }
 
 /**
- * Creates a hub.
+ * Creates a hub. Pass an event map to have `broadcast` and `broadcastTo` check each payload
+ * against its event type at compile time; with none (the default) any message goes.
  * @example
  * const hub = createHub({ history: 1000, heartbeat: 15_000, retry: 3000, timeout: 5000, tolerance: 3 });
  * hub.broadcast({ event: 'tick', data: { n: 1 } });
+ * @example
+ * const prices = createHub<{ price: { symbol: string; px: number }; note: string }>();
+ * prices.broadcast({ event: 'price', data: { symbol: 'ACME', px: 12.5 } });
  */
-export function createHub(options?: HubOptions): Hub {
-  return new Hub(options);
+export function createHub<Events extends EventMap = UntypedEvents>(options?: HubOptions): Hub<Events> {
+  return new Hub<Events>(options);
 }

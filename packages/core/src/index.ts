@@ -1,7 +1,7 @@
 export { createHub, Hub } from './hub';
 export type { HubOptions, ConnectParams, ListenOptions, HubEvents, EvictReason, InitMessages } from './hub';
 export type { Client } from './client';
-export type { Message, Delivered } from './message';
+export type { Message, Delivered, EventMap, HubMessage, UntypedEvents } from './message';
 export type { Sink } from './sink';
 export { SseHubError } from './errors';
 export type { SseHubErrorCode } from './errors';

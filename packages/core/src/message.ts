@@ -21,3 +21,30 @@ export interface Delivered<D = unknown> extends Message<D> {
   /** Set when the message was sent with `broadcastTo`. */
   clientId?: string;
 }
+
+/**
+ * A map from event type to the type of its `data`, for `createHub<Events>()`:
+ * `{ price: { symbol: string; px: number }; note: string }`. The key `message` types messages sent
+ * with no `event` (the browser dispatches those as `message`).
+ */
+export type EventMap = object;
+
+/**
+ * The event map of a hub created with no map: any event type, any payload. It is `any` so that a
+ * typed `Hub<Events>` is still a `Hub` wherever one is taken (the adapters' `sse(hub)`, say).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type UntypedEvents = any;
+
+/**
+ * What `broadcast` and `broadcastTo` accept on a hub typed with `Events`: a message whose `event`
+ * names one of the map's keys and whose `data` has that key's type. With no map (the default,
+ * {@link UntypedEvents}) it is a plain {@link Message}.
+ */
+export type HubMessage<Events extends EventMap = UntypedEvents> = string extends keyof Events
+  ? Message
+  : {
+      [K in keyof Events & string]: K extends 'message'
+        ? Omit<Message<Events[K]>, 'event'> & { event?: K }
+        : Omit<Message<Events[K]>, 'event'> & { event: K };
+    }[keyof Events & string];
