@@ -1,0 +1,34 @@
+/**
+ * The event every server sends: exactly EVENT_BYTES on the SSE wire (before HTTP chunk framing),
+ * whatever fields the server adds around the data, so every server moves the same bytes.
+ * The data carries its send time (process.hrtime, the same monotonic clock in every process).
+ */
+
+/** Bytes of one event on the SSE wire, id and data lines and the blank line included. */
+export const EVENT_BYTES = 128;
+
+/** A 16-digit event id, the width of the ids the hub assigns (Date.now() * 1000 + seq). */
+export function eventId(n: number): string {
+  return String(1_700_000_000_000_000 + n);
+}
+
+/**
+ * The data text of event `n`, padded so that the event is EVENT_BYTES long once the server's own
+ * framing (`overhead` bytes: `id: ...\n`, `data: `, `\n\n`, and `event: message\n` for better-sse)
+ * is added.
+ */
+export function eventData(n: number, overhead: number): string {
+  const t = String(process.hrtime.bigint()).padStart(16, '0');
+  const head = `{"t":"${t}","n":"${String(n).padStart(6, '0')}","p":"`;
+  const pad = EVENT_BYTES - overhead - head.length - 2;
+  if (pad < 0) throw new Error(`bench: EVENT_BYTES too small for overhead ${overhead}`);
+  return `${head}${'x'.repeat(pad)}"}`;
+}
+
+/** The framing `id: <16 digits>\ndata: ` + `\n\n` around the data of a plain event. */
+export const PLAIN_OVERHEAD = 'id: \n'.length + 16 + 'data: '.length + 2;
+
+/** The plain event text: what the hub, node:http and the raw writer send. */
+export function plainEvent(n: number): string {
+  return `id: ${eventId(n)}\ndata: ${eventData(n, PLAIN_OVERHEAD)}\n\n`;
+}

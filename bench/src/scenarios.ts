@@ -1,0 +1,78 @@
+import type { LoopSpec, ServerKind } from './protocol';
+import { SERVERS } from './protocol';
+
+/** One scenario of the issue, as the orchestrator runs it against each server. */
+export interface Scenario {
+  id: 'a' | 'b' | 'c' | 'd';
+  title: string;
+  clients: number;
+  /** Of them, how many stop reading once connected. */
+  stalled: number;
+  samples: number;
+  loop: LoopSpec;
+  /** Runs per server; figures are the median run's (by CPU per delivery). */
+  repeats: number;
+  servers: readonly ServerKind[];
+  /** Give up waiting when no event arrived for this long. */
+  quietMs: number;
+}
+
+const ALL = SERVERS;
+
+/** The full run: about 10 minutes on a 2-core machine. */
+export const FULL: Scenario[] = [
+  {
+    id: 'a',
+    title: '1,000 clients, one 128-byte event per event-loop turn, 500 events',
+    clients: 1000,
+    stalled: 0,
+    samples: 20,
+    loop: { events: 500, burst: 1, rate: 0 },
+    repeats: 3,
+    servers: ALL,
+    quietMs: 5000,
+  },
+  {
+    id: 'b',
+    title: '1,000 clients, bursts of 10 events per turn, 2,000 events',
+    clients: 1000,
+    stalled: 0,
+    samples: 20,
+    loop: { events: 2000, burst: 10, rate: 0 },
+    repeats: 1,
+    servers: ALL,
+    quietMs: 5000,
+  },
+  {
+    id: 'c',
+    title: '10,000 clients, 20 events/s for 10 s',
+    clients: 10_000,
+    stalled: 0,
+    samples: 50,
+    loop: { events: 200, burst: 1, rate: 20 },
+    repeats: 1,
+    servers: ALL,
+    quietMs: 5000,
+  },
+  {
+    id: 'd',
+    title: '1,000 clients of which 100 stop reading, one event per turn, 8,000 events',
+    clients: 1000,
+    stalled: 100,
+    samples: 20,
+    loop: { events: 8000, burst: 1, rate: 0 },
+    repeats: 1,
+    servers: ALL,
+    quietMs: 5000,
+  },
+];
+
+/** The CI smoke run: a few clients and events per server, to prove the harness still works. */
+export const SMOKE: Scenario[] = FULL.filter((s) => s.id === 'a' || s.id === 'b').map((s) => ({
+  ...s,
+  clients: 20,
+  samples: 2,
+  repeats: 1,
+  loop: { ...s.loop, events: s.id === 'a' ? 50 : 100 },
+  quietMs: 3000,
+}));

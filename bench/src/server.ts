@@ -1,0 +1,205 @@
+/**
+ * One server under test, in its own process: `node --import tsx server.ts <kind>`.
+ * It listens on 127.0.0.1 and an ephemeral port, and runs its own broadcast loop when the
+ * orchestrator asks over IPC, so publishing costs nothing but the server's own work.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Koa from 'koa';
+import { Hono } from 'hono';
+import { serve as serveHono } from '@hono/node-server';
+import { createChannel, createSession } from 'better-sse';
+import { createHub } from '@ssehub/core';
+import { sse as expressSse } from '@ssehub/express';
+import { sse as koaSse } from '@ssehub/koa';
+import { sse as honoSse } from '@ssehub/hono';
+import { eventData, eventId, plainEvent, PLAIN_OVERHEAD } from './payload';
+import type { FromServer, LoopSpec, ServerKind, ToServer } from './protocol';
+
+interface UnderTest {
+  server: net.Server;
+  /** Publishes event `n` to every connection. */
+  publish(n: number): void;
+  clients(): number;
+  evicted(): number;
+}
+
+const SSE_HEAD = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
+
+function ssehub(kind: 'express' | 'koa' | 'hono'): UnderTest {
+  // Heartbeats off: the load generator counts every blank line as an event.
+  const hub = createHub({ heartbeat: 0 });
+  let evicted = 0;
+  hub.on('evict', () => evicted++);
+  let server: net.Server;
+  if (kind === 'express') {
+    const app = express();
+    app.get('/events', expressSse(hub));
+    server = http.createServer(app);
+  } else if (kind === 'koa') {
+    const app = new Koa();
+    app.use(koaSse(hub));
+    server = http.createServer(app.callback());
+  } else {
+    const app = new Hono();
+    app.get('/events', honoSse(hub));
+    server = serveHono({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as net.Server;
+  }
+  return {
+    server,
+    publish: (n) => void hub.broadcast({ data: eventData(n, PLAIN_OVERHEAD) }),
+    clients: () => hub.size,
+    evicted: () => evicted,
+  };
+}
+
+function betterSse(): UnderTest {
+  const channel = createChannel();
+  const app = express();
+  app.get('/events', async (req, res) => {
+    // The data is already text: no JSON serialisation, so it sends the same bytes as the others.
+    const session = await createSession(req, res, { keepAlive: null, retry: null, serializer: (d) => String(d) });
+    channel.register(session);
+  });
+  // better-sse writes `event: message\nid: ...\ndata: ...\n\n`.
+  const overhead = PLAIN_OVERHEAD + 'event: message\n'.length;
+  return {
+    server: http.createServer(app),
+    publish: (n) => void channel.broadcast(eventData(n, overhead), 'message', { eventId: eventId(n) }),
+    clients: () => channel.sessionCount,
+    evicted: () => 0,
+  };
+}
+
+function nodeHttp(): UnderTest {
+  const streams = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, SSE_HEAD);
+    res.flushHeaders();
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
+  });
+  return {
+    server,
+    publish: (n) => {
+      const buf = Buffer.from(plainEvent(n));
+      for (const res of streams) res.write(buf);
+    },
+    clients: () => streams.size,
+    evicted: () => 0,
+  };
+}
+
+function rawSocket(): UnderTest {
+  const sockets = new Set<net.Socket>();
+  const head = Buffer.from(
+    'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n' +
+      'Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n',
+  );
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (!seen.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      socket.write(head);
+      sockets.add(socket);
+    };
+    socket.on('data', onData);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  });
+  return {
+    server,
+    publish: (n) => {
+      const event = Buffer.from(plainEvent(n));
+      // One HTTP/1.1 chunk, framed once, the same bytes to every socket.
+      const framed = Buffer.concat([Buffer.from(`${event.length.toString(16)}\r\n`), event, Buffer.from('\r\n')]);
+      for (const s of sockets) s.write(framed);
+    },
+    clients: () => sockets.size,
+    evicted: () => 0,
+  };
+}
+
+function create(kind: ServerKind): UnderTest {
+  switch (kind) {
+    case 'ssehub-express':
+      return ssehub('express');
+    case 'ssehub-koa':
+      return ssehub('koa');
+    case 'ssehub-hono':
+      return ssehub('hono');
+    case 'better-sse':
+      return betterSse();
+    case 'node-http':
+      return nodeHttp();
+    case 'raw-socket':
+      return rawSocket();
+  }
+}
+
+function send(msg: FromServer): void {
+  process.send!(msg);
+}
+
+async function runLoop(ut: UnderTest, loop: LoopSpec): Promise<void> {
+  const start = process.hrtime.bigint();
+  send({ type: 'started', startNs: String(start) });
+  const periodNs = loop.rate > 0 ? 1e9 / loop.rate : 0;
+  let n = 0;
+  while (n < loop.events) {
+    for (let i = 0; i < loop.burst && n < loop.events; i++) ut.publish(++n);
+    if (periodNs > 0) {
+      // Paced from the start time, so timer lateness does not accumulate.
+      const due = Number(start) + n * periodNs;
+      const wait = (due - Number(process.hrtime.bigint())) / 1e6;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+    } else {
+      await nextTurn();
+    }
+  }
+  send({ type: 'published', endNs: String(process.hrtime.bigint()) });
+}
+
+function main(): void {
+  const kind = process.argv[2] as ServerKind;
+  const ut = create(kind);
+  let cpuStart: NodeJS.CpuUsage | undefined;
+  ut.server.on('error', (err) => {
+    process.stderr.write(`bench server ${kind}: ${String(err)}\n`);
+    process.exit(1);
+  });
+  const ready = () => send({ type: 'ready', port: (ut.server.address() as AddressInfo).port });
+  if (ut.server.listening) ready();
+  else if (kind === 'ssehub-hono') ut.server.once('listening', ready);
+  else ut.server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, ready);
+
+  process.on('message', (msg: ToServer) => {
+    if (msg.type === 'mem') {
+      global.gc?.();
+      const m = process.memoryUsage();
+      send({ type: 'mem', rss: m.rss, heapUsed: m.heapUsed, clients: ut.clients() });
+    } else if (msg.type === 'run') {
+      cpuStart = process.cpuUsage();
+      void runLoop(ut, msg.loop);
+    } else if (msg.type === 'stats') {
+      const cpu = process.cpuUsage(cpuStart);
+      send({
+        type: 'stats',
+        cpuUs: cpu.user + cpu.system,
+        maxRss: process.resourceUsage().maxRSS * 1024,
+        rss: process.memoryUsage().rss,
+        evicted: ut.evicted(),
+        clients: ut.clients(),
+      });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+main();
