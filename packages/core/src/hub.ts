@@ -336,6 +336,15 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     return list.length;
   }
 
+  /** Ends every stream subscribed to `channel` (their clients may reconnect). @returns how many were ended. */
+  closeChannel(channel: string): number {
+    const set = this.byChannel.get(channel);
+    if (!set) return 0;
+    const list = [...set];
+    for (const c of list) this.remove(c, true);
+    return list.length;
+  }
+
   private remove(c: Connection, endStream: boolean): void {
     if (c.closed) return;
     c.closed = true;
@@ -491,6 +500,11 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   /** Open connections subscribed to `channel`. */
   channelSize(channel: string): number {
     return this.byChannel.get(channel)?.size ?? 0;
+  }
+
+  /** Open connections of one client id (see {@link Hub.broadcastTo}). */
+  clientSize(clientId: string): number {
+    return this.byClientId.get(clientId)?.size ?? 0;
   }
 
   /** Channels with at least one subscriber. */
