@@ -1,5 +1,6 @@
 import { Connection, type Client } from './client';
-import { concatBytes, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
+import { toDelivered, toRecord, type Backplane, type BackplaneEntry, type BackplaneReplay } from './backplane';
+import { concatBytes, dataText, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
 import { SseHubError } from './errors';
 import { History, type Entry, type ReplayPlan } from './history';
 import type { Delivered, EventMap, HubMessage, Message, UntypedEvents } from './message';
@@ -48,6 +49,14 @@ export interface HubOptions {
   resyncEvent?: string;
   /** Receives errors thrown by event handlers and `initMessages`. Default: `process.emitWarning`. */
   onError?: (err: unknown) => void;
+  /**
+   * A shared log (such as `@ssehub/redis`'s `redisBackplane()`) that makes hubs in several processes
+   * act as one: broadcasts reach clients on every hub, in one global order, and a client resumes on
+   * any hub. `broadcast()` still returns its id at once, but delivery (here too) happens when the
+   * event comes back from the log, so `lastEventId` moves then. `history` is then a local cache of
+   * the shared history. Default: none (this process only, no extra cost).
+   */
+  backplane?: Backplane;
 }
 
 /** What a transport adapter knows about a new connection. */
@@ -125,6 +134,15 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private readonly initMessages: InitMessages | undefined;
   private readonly resyncEvent: string;
   private readonly onError: (err: unknown) => void;
+  private readonly backplane: Backplane | undefined;
+  /** Position in the backplane's global sequence of the last entry applied here. */
+  private sharedPos = 0;
+  /** Shared replays waiting for this hub to reach a position some other hub already delivered. */
+  private readonly posWaiters = new Set<PosWaiter>();
+  private resets = 0;
+  /** Broadcast ids with a backplane: unique across processes without asking anyone. */
+  private readonly uidPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-`;
+  private uidSeq = 0;
 
   constructor(options: HubOptions = {}) {
     const {
@@ -140,6 +158,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       initMessages,
       resyncEvent = 'ssehub-resync',
       onError = defaultOnError,
+      backplane,
     } = options;
     checkCount('history', history);
     checkCount('heartbeat', heartbeat);
@@ -161,6 +180,13 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     this.initMessages = initMessages;
     this.resyncEvent = resyncEvent;
     this.onError = onError;
+    this.backplane = backplane;
+    backplane?.attach({
+      deliver: (e) => this.applyShared(e),
+      advance: (pos) => this.advanceShared(pos),
+      reset: (reason, pos) => this.resetShared(reason, pos),
+      error: (err) => this.onError(err),
+    });
   }
 
   // ---- publishing ----------------------------------------------------------------------------
@@ -176,19 +202,22 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   broadcast(message: HubMessage<Events>): string {
     validateMessage(message);
     this.assertOpen();
+    if (this.backplane) return this.share(message, undefined);
     return this.publish(message, undefined).id;
   }
 
   /**
    * Sends a message to every connection of one client id (`?id=` by default). It is kept in the
    * history and replayed to that client id only.
-   * @returns how many connections it reached now.
+   * @returns how many connections it reached now (with a backplane: how many of this hub's
+   *   connections it will reach; those on other hubs are not counted).
    */
   broadcastTo(clientId: string, message: HubMessage<Events>): number {
     if (typeof clientId !== 'string' || clientId === '') throw new TypeError('ssehub: clientId must be a non-empty string');
     validateMessage(message);
     this.assertOpen();
-    this.publish(message, clientId);
+    if (this.backplane) this.share(message, clientId);
+    else this.publish(message, clientId);
     return this.byClientId.get(clientId)?.size ?? 0;
   }
 
@@ -208,8 +237,15 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       to,
       message: delivered,
     };
+    this.fanOut(entry);
+    return entry;
+  }
+
+  /** Keeps an entry and hands it to its recipients and to `listen()` consumers. */
+  private fanOut(entry: Entry): void {
+    const { seq, to } = entry;
     this.history.push(entry);
-    this.headId = id;
+    this.headId = entry.id;
     const targets =
       to !== undefined
         ? this.byClientId.get(to) ?? NONE
@@ -217,8 +253,112 @@ export class Hub<Events extends EventMap = UntypedEvents> {
           ? this.byChannel.get(entry.channel) ?? NONE
           : this.clientSet;
     for (const c of targets) this.enqueue(c, entry.bytes, seq);
-    for (const l of this.listeners) this.notify(l, delivered);
-    return entry;
+    for (const l of this.listeners) this.notify(l, entry.message);
+  }
+
+  // ---- the backplane (absent by default) ------------------------------------------------------
+
+  /** Hands a broadcast to the backplane; it is delivered here when it comes back, in global order. */
+  private share(message: Message, to: string | undefined): string {
+    const record = toRecord(message, to, this.uidPrefix + (++this.uidSeq).toString(36), dataText(message.data));
+    this.backplane!.publish(record);
+    return record.id;
+  }
+
+  private applyShared(e: BackplaneEntry): void {
+    if (this.isClosed) return;
+    if (e.pos !== undefined) this.sharedPos = e.pos;
+    // `data` is already the wire text, so every hub encodes the bytes the publishing hub would have.
+    const bytes = encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id);
+    this.fanOut({ seq: ++this.seq, id: e.id, bytes, channel: e.channel, to: e.to, message: toDelivered(e) });
+    if (this.posWaiters.size) this.wakePosWaiters();
+  }
+
+  private advanceShared(pos: number): void {
+    this.sharedPos = pos;
+    if (this.posWaiters.size) this.wakePosWaiters();
+  }
+
+  /** The shared log lost history: drop the local cache and tell every client to resync. */
+  private resetShared(reason: string, pos: number): void {
+    if (this.isClosed) return;
+    this.resets++;
+    this.sharedPos = pos;
+    this.history.clear();
+    const data = { reason: `backplane-${reason}`, lastEventId: null, hubLastEventId: this.headId ?? null };
+    const frame = encodeEvent({ event: this.resyncEvent, data }, this.headId ?? '');
+    for (const c of this.clientSet) this.enqueue(c, frame, Infinity);
+    this.wakePosWaiters();
+  }
+
+  private wakePosWaiters(): void {
+    for (const w of this.posWaiters) if (this.sharedPos >= w.pos || this.resets !== w.resets) w.wake();
+  }
+
+  /**
+   * Replays from the shared history to a registered connection. Nothing live is queued for it until
+   * the cut: replayed entries reach exactly the position this hub has applied, then live ones follow.
+   */
+  private replayShared(c: Connection, lastEventId: string | undefined, prelude: Uint8Array[]): void {
+    c.skipUpTo = Infinity;
+    const resets = this.resets;
+    const cut = () => {
+      c.skipUpTo = this.seq;
+      this.start(c, prelude);
+    };
+    const gap = (reason: string) => {
+      c.skipUpTo = this.seq;
+      if (lastEventId === undefined) this.start(c, prelude);
+      else this.gap(c, lastEventId, reason, prelude);
+    };
+    let rounds = 0;
+    const round = (after: string | number | undefined, upTo: number, seqAtUpTo: number): void => {
+      const done = (r: BackplaneReplay): void => {
+        if (c.closed || this.isClosed) return;
+        if (this.resets !== resets) return gap('expired');
+        if (r.kind === 'gap') return gap(r.reason);
+        for (const e of r.entries) {
+          if (e.to !== undefined ? e.to === c.clientId : e.channel === undefined || c.channels.has(e.channel)) {
+            prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
+          }
+        }
+        if (r.from > upTo) {
+          // The client saw more than this hub has applied yet: wait until this hub gets there.
+          return this.waitForPos(r.from, resets, (ok) => (ok && this.sharedPos === r.from ? cut() : gap('unavailable')));
+        }
+        if (this.seq === seqAtUpTo) return cut();
+        // Entries applied here since the read are in the local cache, in the same global order.
+        const first = this.history.firstSeq;
+        if (first !== undefined && first <= seqAtUpTo + 1) {
+          for (const e of this.history.after(seqAtUpTo)) if (visible(c, e)) prelude.push(e.bytes);
+          return cut();
+        }
+        if (++rounds < 8) return round(upTo, this.sharedPos, this.seq);
+        gap('unavailable');
+      };
+      this.backplane!.replay(after, upTo).then(done, (err) => {
+        this.onError(err);
+        if (!c.closed && !this.isClosed) gap('unavailable');
+      });
+    };
+    round(lastEventId, this.sharedPos, this.seq);
+  }
+
+  private waitForPos(pos: number, resets: number, then: (ok: boolean) => void): void {
+    const w: PosWaiter = {
+      pos,
+      resets,
+      timer: setTimeout(() => settle(false), POS_WAIT_MS),
+      wake: () => settle(this.resets === resets),
+    };
+    const settle = (ok: boolean) => {
+      if (!this.posWaiters.delete(w)) return;
+      clearTimeout(w.timer);
+      then(ok);
+    };
+    w.timer.unref?.();
+    this.posWaiters.add(w);
+    if (this.sharedPos >= pos) w.wake();
   }
 
   // ---- connections ---------------------------------------------------------------------------
@@ -258,15 +398,29 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       for (const e of plan.entries) if (visible(c, e)) prelude.push(e.bytes);
     }
     this.emit('connect', c);
-    if (plan.kind !== 'gap') {
-      this.start(c, prelude);
-    } else if (!this.initMessages) {
-      prelude.push(this.resyncFrame(lastEventId!, plan.reason));
+    if (this.backplane && (lastEventId === undefined ? this.replayAll : plan.kind === 'gap' && this.validId(lastEventId))) {
+      // Not in the local cache (or a full replay): the shared history decides, asynchronously.
+      this.replayShared(c, lastEventId, prelude);
+    } else if (plan.kind !== 'gap') {
       this.start(c, prelude);
     } else {
-      this.fillGap(c, lastEventId!, plan.reason, prelude);
+      this.gap(c, lastEventId!, plan.reason, prelude);
     }
     return c;
+  }
+
+  /** The gap path: `initMessages` when set, else the resync event. */
+  private gap(c: Connection, lastEventId: string, reason: string, prelude: Uint8Array[]): void {
+    if (!this.initMessages) {
+      prelude.push(this.resyncFrame(lastEventId, reason));
+      this.start(c, prelude);
+    } else {
+      this.fillGap(c, lastEventId, reason, prelude);
+    }
+  }
+
+  private validId(lastEventId: string): boolean {
+    return lastEventId.length <= this.maxIdLength && !/[\0\r\n]/.test(lastEventId);
   }
 
   private fillGap(c: Connection, lastEventId: string, reason: string, prelude: Uint8Array[]): void {
@@ -305,7 +459,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (lastEventId === undefined) {
       return this.replayAll && this.history.size ? { kind: 'replay', entries: this.history.after(0) } : { kind: 'live' };
     }
-    if (lastEventId.length > this.maxIdLength || /[\0\r\n]/.test(lastEventId)) return { kind: 'gap', reason: 'unknown-id' };
+    if (!this.validId(lastEventId)) return { kind: 'gap', reason: 'unknown-id' };
     if (lastEventId === this.headId) return { kind: 'live' };
     const seq = this.history.seqOf(lastEventId);
     if (seq !== undefined) return { kind: 'replay', entries: this.history.after(seq) };
@@ -604,11 +758,24 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       l.wake?.();
     }
     this.stopTimers();
+    for (const w of this.posWaiters) clearTimeout(w.timer);
+    this.posWaiters.clear();
+    await this.backplane?.close();
   }
 
   private assertOpen(): void {
     if (this.isClosed) throw new SseHubError('ssehub: the hub is closed', 'HUB_CLOSED');
   }
+}
+
+/** How long a shared replay waits for this hub to reach the position a client already saw. */
+const POS_WAIT_MS = 10_000;
+
+interface PosWaiter {
+  readonly pos: number;
+  readonly resets: number;
+  timer: ReturnType<typeof setTimeout>;
+  wake: () => void;
 }
 
 interface SharedConcat {

@@ -1,6 +1,14 @@
 export { createHub, Hub } from './hub';
 export type { HubOptions, ConnectParams, ListenOptions, HubEvents, EvictReason, InitMessages } from './hub';
 export type { Client } from './client';
+export type {
+  Backplane,
+  BackplaneEntry,
+  BackplaneGapReason,
+  BackplaneHandler,
+  BackplaneRecord,
+  BackplaneReplay,
+} from './backplane';
 export type { Message, Delivered, EventMap, HubMessage, UntypedEvents } from './message';
 export type { Sink } from './sink';
 export { SseHubError } from './errors';
