@@ -18,3 +18,19 @@ export { NodeSink } from './sinks/node';
 export { WebSink, WEB_HIGH_WATER_MARK } from './sinks/web';
 export { serveNode, serveWeb, connectParams, nodeRequestParts, decodeHeader, SSE_HEADERS } from './serve';
 export type { StreamOptions, RequestParts } from './serve';
+export { safeEqual, bearerToken, checkToken, corsHeaders, preflight, acceptsGzip, checkCors } from './access';
+export type { HttpAnswer, Denial, HeaderReader, CorsOptions } from './access';
+export {
+  admitStream,
+  checkStreamOptions,
+  handleNodeStream,
+  handleWebStream,
+  nodeStreamRequest,
+  webStreamRequest,
+  sendNodeAnswer,
+  webAnswer,
+} from './admission';
+export type { StreamGrant, StreamAuthorization, Admission, StreamRequest } from './admission';
+export { createPublishHandler, nodePublishRequest, webPublishRequest, readNodeBody, readWebBody } from './publish';
+export type { PublishOptions, PublishRequest, PublishHandler } from './publish';
+export { GzipNodeSink } from './sinks/gzip';

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CorsOptions } from './access';
+import type { StreamAuthorization } from './admission';
 import type { Client } from './client';
 import type { ConnectParams, Hub } from './hub';
+import { GzipNodeSink } from './sinks/gzip';
 import { NodeSink } from './sinks/node';
 import { WebSink } from './sinks/web';
 
@@ -15,8 +18,30 @@ export interface StreamOptions<Req> {
   channels?: (req: Req) => Iterable<string>;
   /** Extra response headers (CORS, say), added to the SSE ones. Default: none. */
   headers?: Record<string, string>;
-  /** Seconds a client told 503 (hub full) should wait, sent as Retry-After. Default: 5. */
+  /** Seconds a client told 503 (hub full) or 429 (per-client limit) should wait, sent as Retry-After. Default: 5. */
   retryAfter?: number;
+  /**
+   * Decides, before any stream opens, whether a request may connect and as whom: answer `true`,
+   * a grant `{ clientId, channels }` (the server's identity replaces `?id=`, channels are narrowed to
+   * these, and replay follows both), `false` (403) or `{ status: 401 | 403, message }`. May be async.
+   * Default: none (every request connects, identity from `clientId`/`channels`).
+   */
+  authorize?: (req: Req) => StreamAuthorization | Promise<StreamAuthorization>;
+  /**
+   * CORS for cross-origin EventSource: an origin allowlist, and OPTIONS preflights answered with
+   * `Last-Event-ID` allowed (mount the handler for OPTIONS too on Koa and Hono). Requests from other
+   * origins get 403. Default: none (no CORS headers; OPTIONS passes on).
+   */
+  cors?: CorsOptions;
+  /** Streams one client id may hold open at once; more are answered 429 with Retry-After. Default: Infinity. */
+  maxConnectionsPerClient?: number;
+  /** Channels one stream may join; a request for more is answered 400. Default: 64. */
+  maxChannels?: number;
+  /**
+   * Gzip the stream for clients whose Accept-Encoding allows it, flushing after every event
+   * (Node responses: Express and Koa; Hono streams are sent as they are). Default: false.
+   */
+  compress?: boolean;
 }
 
 /** The response headers of every stream. `no-transform` also keeps `compression` middleware off it. */
@@ -71,14 +96,15 @@ export function serveNode(
   hub: Hub,
   res: ServerResponse,
   params: ConnectParams,
-  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> = {},
+  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { gzip?: boolean } = {},
 ): Client | undefined {
   if (hub.full || hub.closed) {
     res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(options.retryAfter ?? 5) });
     res.end(hub.closed ? 'ssehub: shutting down\n' : 'ssehub: too many connections\n');
     return undefined;
   }
-  return hub.connect(new NodeSink(res, responseHeaders(options.headers)), params);
+  const headers = responseHeaders(options.headers);
+  return hub.connect(options.gzip ? new GzipNodeSink(res, headers) : new NodeSink(res, headers), params);
 }
 
 /**

@@ -1,0 +1,371 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  checkCors,
+  checkLimit,
+  checkToken,
+  corsHeaders,
+  preflight,
+  type CorsOptions,
+  type Denial,
+  type HeaderReader,
+  type HttpAnswer,
+} from './access';
+import type { Hub } from './hub';
+import type { Message } from './message';
+
+/**
+ * Options of the publish/admin handler (`publish(hub, options)` in each adapter). One of `token`,
+ * `authorize` or `public: true` is required, so an open endpoint is always a deliberate choice.
+ */
+export interface PublishOptions<Req> {
+  /** Bearer token(s) accepted in `Authorization: Bearer <token>`, compared in constant time. Default: none. */
+  token?: string | readonly string[];
+  /**
+   * Decides whether a request may use the API (after the token, when both are given): `true` allows,
+   * `false` answers 403, `{ status: 401 | 403, message }` answers that. May be async. Default: none.
+   */
+  authorize?: (req: Req) => boolean | Denial | Promise<boolean | Denial>;
+  /** Serve the API with no access check at all. Default: false. */
+  public?: boolean;
+  /** Largest request body accepted, in bytes; a larger one is answered 413. Default: 65536 (64 KiB). */
+  maxBodyBytes?: number;
+  /**
+   * Where the API is mounted, stripped from the request path; requests outside it go to the next
+   * handler. Express strips its mount path itself (`app.use('/api', ...)`), so leave it empty there.
+   * Default: `''`.
+   */
+  prefix?: string;
+  /** CORS for browser callers; preflights allow `Authorization` and `Content-Type`. Default: none. */
+  cors?: CorsOptions;
+}
+
+/** A request to the publish handler, as an adapter reads it off its framework. */
+export interface PublishRequest<Req> {
+  /** The framework's request object, handed to `authorize`. */
+  req: Req;
+  method: string;
+  /** The path without the query string, relative to where the handler is mounted. */
+  path: string;
+  header: HeaderReader;
+  /** Reads the raw body; resolves `undefined` when it is longer than `limit` bytes. */
+  readBody(limit: number): Promise<Uint8Array | undefined>;
+  /** A body that middleware upstream (`express.json()`, `koa-bodyparser`) already parsed, if any. */
+  parsedBody?: unknown;
+}
+
+/** The publish handler: an answer to send, or `undefined` when the path is outside `prefix`. */
+export type PublishHandler<Req> = (request: PublishRequest<Req>) => Promise<HttpAnswer | undefined>;
+
+type Route =
+  | { kind: 'root' }
+  | { kind: 'broadcast' }
+  | { kind: 'channel'; name: string }
+  | { kind: 'client'; name: string };
+
+const ALLOW: Record<Route['kind'], string[]> = {
+  root: ['GET', 'HEAD'],
+  broadcast: ['POST'],
+  channel: ['GET', 'HEAD', 'POST', 'DELETE'],
+  client: ['GET', 'HEAD', 'POST', 'DELETE'],
+};
+const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * Creates the framework-agnostic publish/admin handler. Routes, relative to where it is mounted:
+ * - `POST /broadcast`: a message to every stream. Body: JSON `{ data, event?, id?, retry? }`.
+ * - `POST /channels/:channel`, `POST /clients/:clientId`: a message to one channel or one client id.
+ *   All three answer 201 with `{ id, consumers }`: the event id and the streams it reached now.
+ * - `DELETE /channels/:channel`, `DELETE /clients/:clientId`: ends those streams; 200 `{ closed }`.
+ * - `GET` (JSON) and `HEAD` (headers `X-Consumer-Count`, `X-Channel-Exists` or `X-Client-Connected`,
+ *   `X-Available-Channels`) on `/`, `/channels/:channel` and `/clients/:clientId`: consumer counts.
+ * Errors answer JSON `{ error, field? }`: 400 invalid input, 401/403 access, 404 unknown route,
+ * 405 with Allow, 413 body too large, 415 not JSON, 503 hub closed. Nothing is published on an error.
+ * @throws TypeError when none of `token`, `authorize` and `public: true` is given.
+ */
+export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions<Req>): PublishHandler<Req> {
+  const { authorize, cors, prefix = '', maxBodyBytes = 64 * 1024 } = options;
+  const tokens = options.token === undefined ? [] : typeof options.token === 'string' ? [options.token] : [...options.token];
+  if (tokens.some((t) => typeof t !== 'string' || t === '')) throw new TypeError('ssehub: publish token must be a non-empty string');
+  if (!tokens.length && !authorize && options.public !== true) {
+    throw new TypeError('ssehub: publish() needs a token or an authorize hook (or public: true to serve it open)');
+  }
+  checkCors(cors);
+  checkLimit('maxBodyBytes', maxBodyBytes);
+  if (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/'))) {
+    throw new TypeError("ssehub: publish prefix must start with '/' and not end with it");
+  }
+
+  return async function publishHandler(request: PublishRequest<Req>): Promise<HttpAnswer | undefined> {
+    let path = request.path;
+    if (prefix) {
+      if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
+      path = path.slice(prefix.length);
+    }
+    const method = request.method.toUpperCase();
+    const head = method === 'HEAD';
+    const extra = cors ? corsHeaders(cors, request.header('origin')) : {};
+    if (!extra) return error(403, 'origin not allowed', {}, head);
+    const route = parseRoute(path);
+    if (method === 'OPTIONS') {
+      if (!route) return error(404, 'no such route', extra, false);
+      const allow = ALLOW[route.kind];
+      if (cors) return preflight(cors, request.header, allow, ['Authorization', 'Content-Type']);
+      return { status: 204, headers: { ...extra, Allow: [...allow, 'OPTIONS'].join(', ') }, body: '' };
+    }
+
+    // Credentials first: an unauthenticated caller learns nothing, not even which routes exist.
+    const denied = tokens.length ? checkToken(tokens, request.header('authorization')) : undefined;
+    if (denied) {
+      const challenge: Record<string, string> = denied.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
+      return error(denied.status, denied.message!, { ...extra, ...challenge }, head);
+    }
+    if (authorize) {
+      const verdict: unknown = await authorize(request.req);
+      if (verdict !== true) {
+        const d = isDenial(verdict) ? verdict : { status: 403 as const };
+        return error(d.status, d.message ?? (d.status === 401 ? 'authentication required' : 'forbidden'), extra, head);
+      }
+    }
+
+    if (route === null) return error(400, 'the path is not valid percent-encoding', extra, head);
+    if (route === undefined) return error(404, 'no such route', extra, head);
+    const allow = ALLOW[route.kind];
+    if (!allow.includes(method)) {
+      return error(405, `method ${method} not allowed here`, { ...extra, Allow: [...allow, 'OPTIONS'].join(', ') }, head);
+    }
+    if (route.kind !== 'root' && route.kind !== 'broadcast' && FORBIDDEN_IN_FIELD.test(route.name)) {
+      return error(400, `${route.kind} must not contain CR, LF or NUL`, extra, head, route.kind);
+    }
+    if (method === 'GET' || head) return json(200, stats(hub, route), { ...extra, ...statHeaders(hub, route) }, head);
+    if (method === 'DELETE') {
+      const closed = route.kind === 'channel' ? hub.closeChannel(route.name) : hub.disconnect((route as { name: string }).name);
+      return json(200, { closed }, extra, false);
+    }
+
+    // POST: parse and check everything before publishing anything.
+    const type = request.header('content-type');
+    if (!type || !JSON_TYPE.test(type)) return error(415, 'the body must be application/json', extra, false);
+    const length = Number(request.header('content-length'));
+    if (length > maxBodyBytes) return error(413, `the body is larger than ${maxBodyBytes} bytes`, extra, false);
+    let body: unknown;
+    if (request.parsedBody !== undefined) {
+      body = request.parsedBody;
+    } else {
+      const bytes = await request.readBody(maxBodyBytes);
+      if (bytes === undefined) return error(413, `the body is larger than ${maxBodyBytes} bytes`, extra, false);
+      const parsed = parseJson(bytes);
+      if (!parsed.ok) return error(400, parsed.error, extra, false);
+      body = parsed.value;
+    }
+    const checked = toMessage(body);
+    if ('error' in checked) return error(400, checked.error, extra, false, checked.field);
+    if (hub.closed) return error(503, 'the hub is closed', extra, false);
+    const message = checked.message;
+    if (route.kind === 'client') {
+      const consumers = hub.broadcastTo(route.name, message);
+      // broadcastTo publishes synchronously, so the hub's head is this message's id.
+      return json(201, { id: message.id ?? hub.lastEventId, consumers }, extra, false);
+    }
+    if (route.kind === 'channel') message.channel = route.name;
+    const consumers = route.kind === 'channel' ? hub.channelSize(route.name) : hub.size;
+    const id = hub.broadcast(message);
+    return json(201, { id, consumers }, extra, false);
+  };
+}
+
+/** Splits a path into a route: `undefined` when unknown, `null` when a segment is badly encoded. */
+function parseRoute(path: string): Route | undefined | null {
+  if (path === '' || path === '/') return { kind: 'root' };
+  if (path === '/broadcast') return { kind: 'broadcast' };
+  const m = /^\/(channels|clients)\/([^/]+)$/.exec(path);
+  if (!m) return undefined;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[2]!);
+  } catch {
+    return null;
+  }
+  return { kind: m[1] === 'channels' ? 'channel' : 'client', name };
+}
+
+function stats(hub: Hub<any>, route: Route): Record<string, unknown> {
+  const channels = hub.channels();
+  if (route.kind === 'channel') {
+    const consumers = hub.channelSize(route.name);
+    return { channel: route.name, exists: consumers > 0, consumers, channels };
+  }
+  if (route.kind === 'client') {
+    const consumers = hub.clientSize(route.name);
+    return { clientId: route.name, connected: consumers > 0, consumers, channels };
+  }
+  return { consumers: hub.size, channels, lastEventId: hub.lastEventId ?? null };
+}
+
+function statHeaders(hub: Hub<any>, route: Route): Record<string, string> {
+  // Names are percent-encoded so a comma or a non-ASCII character cannot break the header.
+  const headers: Record<string, string> = { 'X-Available-Channels': hub.channels().map(encodeURIComponent).join(',') };
+  if (route.kind === 'channel') {
+    const n = hub.channelSize(route.name);
+    headers['X-Consumer-Count'] = String(n);
+    headers['X-Channel-Exists'] = String(n > 0);
+  } else if (route.kind === 'client') {
+    const n = hub.clientSize(route.name);
+    headers['X-Consumer-Count'] = String(n);
+    headers['X-Client-Connected'] = String(n > 0);
+  } else {
+    headers['X-Consumer-Count'] = String(hub.size);
+  }
+  return headers;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function parseJson(bytes: Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    return { ok: false, error: 'the body is not valid UTF-8' };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, error: 'the body is not valid JSON' };
+  }
+}
+
+/** Checks a parsed body field by field, so the error names the field at fault. */
+function toMessage(body: unknown): { message: Message } | { error: string; field?: string } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return { error: 'the body must be a JSON object like {"data": ...}' };
+  }
+  const b = body as Record<string, unknown>;
+  if (!('data' in b) || b.data === undefined) return { error: 'data is required', field: 'data' };
+  const message: Message = { data: b.data };
+  if (b.event !== undefined) {
+    if (typeof b.event !== 'string' || b.event === '') return { error: 'event must be a non-empty string', field: 'event' };
+    if (FORBIDDEN_IN_FIELD.test(b.event)) return { error: 'event must not contain CR, LF or NUL', field: 'event' };
+    message.event = b.event;
+  }
+  if (b.id !== undefined) {
+    // Numeric ids are accepted as the railsmechanic seed sends them (`"id": 123`).
+    const id = typeof b.id === 'number' && Number.isSafeInteger(b.id) ? String(b.id) : b.id;
+    if (typeof id !== 'string' || id === '') return { error: 'id must be a non-empty string or an integer', field: 'id' };
+    if (FORBIDDEN_IN_FIELD.test(id)) return { error: 'id must not contain CR, LF or NUL', field: 'id' };
+    message.id = id;
+  }
+  if (b.retry !== undefined) {
+    if (!(typeof b.retry === 'number' && Number.isSafeInteger(b.retry) && b.retry >= 0)) {
+      return { error: 'retry must be a non-negative integer', field: 'retry' };
+    }
+    message.retry = b.retry;
+  }
+  return { message };
+}
+
+function isDenial(v: unknown): v is Denial {
+  return v !== null && typeof v === 'object' && ((v as Denial).status === 401 || (v as Denial).status === 403);
+}
+
+function json(status: number, value: unknown, headers: Record<string, string>, head: boolean): HttpAnswer {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+    body: head ? '' : JSON.stringify(value),
+  };
+}
+
+function error(status: number, message: string, headers: Record<string, string>, head: boolean, field?: string): HttpAnswer {
+  return json(status, field ? { error: message, field } : { error: message }, headers, head);
+}
+
+/** A {@link PublishRequest} over a Node request (Express, Koa). */
+export function nodePublishRequest<Req>(req: Req, nodeReq: IncomingMessage, path: string, parsedBody?: unknown): PublishRequest<Req> {
+  return {
+    req,
+    method: nodeReq.method ?? 'GET',
+    path,
+    header: (name) => {
+      const v = nodeReq.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    },
+    readBody: (limit) => readNodeBody(nodeReq, limit),
+    parsedBody,
+  };
+}
+
+/** A {@link PublishRequest} over a Web `Request` (Hono). */
+export function webPublishRequest<Req>(req: Req, request: Request): PublishRequest<Req> {
+  return {
+    req,
+    method: request.method,
+    path: new URL(request.url).pathname,
+    header: (name) => request.headers.get(name) ?? undefined,
+    readBody: (limit) => readWebBody(request, limit),
+  };
+}
+
+/**
+ * Reads a Node request body, at most `limit` bytes.
+ * @returns the bytes, or undefined when the body is longer (the rest is left unread).
+ */
+export function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        // Discard the rest, so the 413 can go out and the connection stays usable.
+        req.resume();
+        resolve(undefined);
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+/**
+ * Reads a Web request body, at most `limit` bytes.
+ * @returns the bytes, or undefined when the body is longer (the stream is cancelled).
+ */
+export async function readWebBody(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,25 @@
+import type { Context, Next } from 'koa';
+import { createPublishHandler, nodePublishRequest, type Hub, type PublishOptions } from '@ssehub/core';
+
+/** Options of {@link publish}: `authorize` receives Koa's `ctx`. */
+export type PublishApiOptions = PublishOptions<Context>;
+
+/**
+ * Koa middleware serving the HTTP publish/admin API of `hub` under `options.prefix` (routes: see
+ * `createPublishHandler` in @ssehub/core); other paths go to `next`. A body that a body parser
+ * already put on `ctx.request.body` is used as it is.
+ * @param options.token bearer token(s); or `authorize`, or `public: true`. One is required.
+ * @param options.prefix where the API lives. Default: `''` (the root).
+ * @example app.use(publish(hub, { prefix: '/api', token: process.env.SSEHUB_TOKEN }));
+ */
+export function publish(hub: Hub<any>, options: PublishApiOptions) {
+  const handle = createPublishHandler(hub, options);
+  return async function publishMiddleware(ctx: Context, next: Next): Promise<void> {
+    const parsed = (ctx.request as { body?: unknown }).body;
+    const answer = await handle(nodePublishRequest(ctx, ctx.req, ctx.path, parsed));
+    if (!answer) return next();
+    ctx.status = answer.status;
+    ctx.set(answer.headers);
+    ctx.body = answer.body;
+  };
+}
