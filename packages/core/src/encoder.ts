@@ -4,11 +4,16 @@ const utf8 = new TextEncoder();
 // A field value that contains any of these would inject fields or events, or (NUL in id) be dropped by the client.
 const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
 const LINE_BREAK = /\r\n|\r|\n/;
+// A lone surrogate has no UTF-8 form: TextEncoder would silently send U+FFFD instead.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Throws a TypeError when a message cannot be sent exactly as given. Nothing is sent when it throws. */
 export function validateMessage(msg: Message): void {
   if (msg === null || typeof msg !== 'object') throw new TypeError('ssehub: a message must be an object like { data }');
   if (msg.data === undefined) throw new TypeError('ssehub: message.data is required');
+  if (typeof msg.data === 'string' && !isWellFormed(msg.data)) {
+    throw new TypeError('ssehub: message.data must not contain a lone surrogate (it has no UTF-8 form)');
+  }
   checkField('event', msg.event);
   checkField('id', msg.id);
   if (msg.id === '') throw new TypeError('ssehub: message.id must not be empty (an empty id resets the client)');
@@ -24,6 +29,13 @@ function checkField(name: string, value: unknown): void {
   if (FORBIDDEN_IN_FIELD.test(value)) {
     throw new TypeError(`ssehub: message.${name} must not contain CR, LF or NUL`);
   }
+  if (!isWellFormed(value)) throw new TypeError(`ssehub: message.${name} must not contain a lone surrogate`);
+}
+
+/** True when a string has no lone surrogate (native `isWellFormed` where the runtime has it). */
+function isWellFormed(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof native === 'function' ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
 /** The text of `data` as it goes on the wire: strings verbatim, anything else as JSON. */

@@ -10,6 +10,7 @@ import {
   type HeaderReader,
   type HttpAnswer,
 } from './access';
+import { validateMessage } from './encoder';
 import type { Hub } from './hub';
 import type { Message } from './message';
 
@@ -162,6 +163,14 @@ export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions
     if ('error' in checked) return error(400, checked.error, extra, false, checked.field);
     if (hub.closed) return error(503, 'the hub is closed', extra, false);
     const message = checked.message;
+    try {
+      validateMessage(message);
+    } catch (err) {
+      // What the field checks above cannot see, such as a lone surrogate from a JSON escape.
+      const text = err instanceof Error ? err.message : String(err);
+      const field = /message\.(\w+)/.exec(text)?.[1];
+      return error(400, text.replace(/^ssehub: (message\.)?/, ''), extra, false, field);
+    }
     if (route.kind === 'client') {
       const consumers = hub.broadcastTo(route.name, message);
       // broadcastTo publishes synchronously, so the hub's head is this message's id.
