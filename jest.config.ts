@@ -20,6 +20,13 @@ const config: Config = {
       rootDir: __dirname,
       testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts'],
     },
+    {
+      // Headless Debian Chromium against the examples' servers: `npx jest --selectProjects browser`.
+      ...common,
+      displayName: 'browser',
+      rootDir: __dirname,
+      testMatch: ['<rootDir>/packages/testing/browser/**/*.test.ts'],
+    },
   ],
 };
 

@@ -1,0 +1,29 @@
+import http from 'node:http';
+import express from 'express';
+import { sse } from '@ssehub/express';
+import { Demo, demoAsset } from '@ssehub/example-shared';
+
+/** The demo on Express: the page, the SSE stream at /events, and the demo's two POST routes. */
+export function createServer(demo: Demo): http.Server {
+  const app = express();
+
+  // GET /events?id=<client id>&channel=<channel>: the stream. Last-Event-ID replay is built in.
+  app.use('/events', sse(demo.hub));
+
+  // The page calls these; each is a hub.broadcast / broadcastTo / disconnect (see the shared Demo).
+  app.post('/demo/publish', express.json(), (req, res) => {
+    const { status, body } = demo.publish(req.body);
+    res.status(status).json(body);
+  });
+  app.post('/demo/drop', express.json(), (req, res) => {
+    const { status, body } = demo.drop(req.body);
+    res.status(status).json(body);
+  });
+
+  app.get(['/', '/demo.js', '/demo.css'], (req, res) => {
+    const asset = demoAsset(req.path, 'Express')!;
+    res.type(asset.contentType).send(asset.body);
+  });
+
+  return http.createServer(app);
+}

@@ -1,0 +1,36 @@
+import type http from 'node:http';
+import { Hono } from 'hono';
+import { createAdaptorServer } from '@hono/node-server';
+import { sse } from '@ssehub/hono';
+import { Demo, demoAsset } from '@ssehub/example-shared';
+
+/** The demo on Hono: the page, the SSE stream at /events, and the demo's two POST routes. */
+export function createApp(demo: Demo): Hono {
+  const app = new Hono();
+
+  // GET /events?id=<client id>&channel=<channel>: the stream. Last-Event-ID replay is built in.
+  app.get('/events', sse(demo.hub));
+
+  // The page calls these; each is a hub.broadcast / broadcastTo / disconnect (see the shared Demo).
+  app.post('/demo/publish', async (c) => {
+    const { status, body } = demo.publish(await c.req.json().catch(() => undefined));
+    return c.json(body, status as 200);
+  });
+  app.post('/demo/drop', async (c) => {
+    const { status, body } = demo.drop(await c.req.json().catch(() => undefined));
+    return c.json(body, status as 200);
+  });
+
+  for (const path of ['/', '/demo.js', '/demo.css']) {
+    app.get(path, (c) => {
+      const asset = demoAsset(path, 'Hono')!;
+      return c.body(asset.body, 200, { 'Content-Type': asset.contentType });
+    });
+  }
+  return app;
+}
+
+/** The Hono app on a Node HTTP server (not yet listening). */
+export function createServer(demo: Demo): http.Server {
+  return createAdaptorServer({ fetch: createApp(demo).fetch }) as http.Server;
+}

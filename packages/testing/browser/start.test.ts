@@ -1,0 +1,93 @@
+/**
+ * Each example starts as `pnpm start` runs it (tsx, straight from the TypeScript sources, no build),
+ * prints its URL, serves the page and the stream there, and shuts down cleanly on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ADAPTERS } from '../src/servers';
+
+jest.setTimeout(60_000);
+
+const EXAMPLES = path.resolve(__dirname, '../../../examples');
+const FRAMEWORK = { express: 'Express', koa: 'Koa', hono: 'Hono' } as const;
+
+/** Starts an example's start script on a free port and resolves with the URL it prints. */
+function start(name: string): { child: ChildProcess; url: Promise<string>; output: () => string } {
+  const cwd = path.join(EXAMPLES, name);
+  const child = spawn(process.execPath, [require.resolve('tsx/cli', { paths: [cwd] }), 'src/server.ts'], {
+    cwd,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DEMO_TICK_MS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`example ${name} exited with ${code} before listening:\n${out}`)));
+  });
+  return { child, url, output: () => out };
+}
+
+describe.each(ADAPTERS)('examples/%s start script', (name) => {
+  test('prints its URL, serves the page and the stream, and stops on SIGTERM', async () => {
+    const { child, url: printed, output } = start(name);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await printed;
+      expect(output()).toContain(`ssehub demo (${FRAMEWORK[name]}) listening on http://127.0.0.1:`);
+
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await page.text();
+      expect(html).toContain(`<title>ssehub demo · ${FRAMEWORK[name]}</title>`);
+      const script = await fetch(new URL('/demo.js', url));
+      expect(script.status).toBe(200);
+      expect(await script.text()).toContain('new EventSource(');
+
+      // The stream: SSE headers, then the hub's retry line and the `clients` event of this connection.
+      const abort = new AbortController();
+      const res = await fetch(new URL('/events?id=smoke', url), { signal: abort.signal });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      const reader = res.body!.getReader();
+      let body = '';
+      while (!body.includes('"ids":["smoke"]')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        body += new TextDecoder().decode(value);
+      }
+      expect(body).toMatch(/^retry: 1000\n\nid: \d+\nevent: clients\ndata: \{"count":1,"ids":\["smoke"\]\}\n\n/);
+
+      // A publish through the demo route reaches the open stream.
+      const sent = await fetch(new URL('/demo/publish', url), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: 'smoke test', from: 'jest' }),
+      });
+      expect(sent.status).toBe(200);
+      const { id } = (await sent.json()) as { id: string };
+      while (!body.includes('smoke test')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        body += new TextDecoder().decode(value);
+      }
+      expect(body).toContain(`id: ${id}\nevent: chat\ndata: {"text":"smoke test","from":"jest"}\n\n`);
+
+      // SIGTERM ends the open stream and the process exits 0.
+      child.kill('SIGTERM');
+      await expect(reader.read().then(async function drain(r): Promise<boolean> {
+        return r.done ? true : drain(await reader.read());
+      })).resolves.toBe(true);
+      await expect(exited).resolves.toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    }
+  });
+});
