@@ -1,0 +1,176 @@
+/**
+ * Compression: the stream's own gzip (flushed after every event), and compression middleware in
+ * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`). Either way each
+ * event must reach the client before the next one is sent.
+ */
+import http from 'node:http';
+import zlib from 'node:zlib';
+import compression from 'compression';
+import koaCompress from 'koa-compress';
+import { compress as honoCompress } from 'hono/compress';
+import { createParser } from 'eventsource-parser';
+import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
+import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
+import { waitUntil } from '../src/clients';
+
+/** A stream read by Node's HTTP client that gunzips when the server says it gzipped. */
+class DecodingStream {
+  readonly data: string[] = [];
+  wireBytes = 0;
+  private constructor(
+    readonly res: http.IncomingMessage,
+    private readonly req: http.ClientRequest,
+  ) {
+    const parser = createParser({ onEvent: (e) => this.data.push(e.data) });
+    const encoding = res.headers['content-encoding'];
+    res.on('data', (b: Buffer) => (this.wireBytes += b.length));
+    // A sync flush ends each event on a byte boundary; finishFlush lets a cut-off stream decode too.
+    const body = encoding === 'gzip' ? res.pipe(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH })) : res;
+    body.setEncoding('utf8');
+    body.on('data', (text: string) => parser.feed(text));
+    body.on('error', () => undefined);
+  }
+
+  static open(url: string, acceptEncoding: string | undefined): Promise<DecodingStream> {
+    const headers: Record<string, string> = { Accept: 'text/event-stream' };
+    if (acceptEncoding !== undefined) headers['Accept-Encoding'] = acceptEncoding;
+    return new Promise((resolve, reject) => {
+      const req = http.get(url, { headers }, (res) => resolve(new DecodingStream(res, req)));
+      req.on('error', reject);
+    });
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+}
+
+describe.each(ADAPTERS)('%s compression', (adapter: AdapterName) => {
+  let hub: Hub;
+  let server: TestServer;
+  const streams: DecodingStream[] = [];
+
+  async function setup(sse: StreamOptions<any>, mount?: Mounts): Promise<void> {
+    hub = createHub({ heartbeat: 0 });
+    server = await startServer(adapter, hub, { sse, mount });
+  }
+  async function open(acceptEncoding: string | undefined): Promise<DecodingStream> {
+    const s = await DecodingStream.open(`${server.origin}/events`, acceptEncoding);
+    streams.push(s);
+    await waitUntil(() => hub.size === streams.length, 'the stream to register');
+    return s;
+  }
+  /** Sends events one by one, each only after the client has read the one before. */
+  async function expectEachAtOnce(s: DecodingStream, n = 5): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const text = `event ${i} ` + 'é'.repeat(i * 40);
+      hub.broadcast({ data: text });
+      await waitUntil(() => s.data.length === i + 1, `event ${i} to arrive before the next is sent`, 3000);
+      expect(s.data[i]).toBe(text);
+    }
+  }
+
+  afterEach(async () => {
+    for (const s of streams.splice(0)) s.close();
+    await hub.close();
+    await server.close();
+  });
+
+  it('compress: true gzips for a client that accepts gzip, flushing every event', async () => {
+    await setup({ compress: true });
+    const s = await open('gzip, deflate');
+    if (adapter === 'hono') {
+      // The Web stream path sends as it is (documented): no sync flush exists there.
+      expect(s.res.headers['content-encoding']).toBeUndefined();
+    } else {
+      expect(s.res.headers['content-encoding']).toBe('gzip');
+      expect(s.res.headers['vary']).toBe('Accept-Encoding');
+    }
+    expect(s.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    await expectEachAtOnce(s);
+  });
+
+  it('compress: true sends plain bytes to a client that does not accept gzip', async () => {
+    await setup({ compress: true });
+    for (const accept of [undefined, 'identity', 'gzip;q=0, deflate', 'br']) {
+      const s = await open(accept);
+      expect([accept, s.res.headers['content-encoding']]).toEqual([accept, undefined]);
+    }
+    hub.broadcast({ data: 'plain' });
+    for (const s of streams) await waitUntil(() => s.data.length === 1, 'the event');
+  });
+
+  // Hono streams are never gzipped by ssehub itself (see the first test).
+  if (adapter !== 'hono')
+    it('gzip really compresses a repetitive stream', async () => {
+      await setup({ compress: true });
+      const s = await open('gzip');
+      const text = JSON.stringify({ symbol: 'ACME', price: 100, volume: 5000, venue: 'XNYS' });
+      for (let i = 0; i < 200; i++) hub.broadcast({ data: text });
+      await waitUntil(() => s.data.length === 200, '200 events', 5000);
+      const plainBytes = 200 * Buffer.byteLength(`id: ${hub.lastEventId}\ndata: ${text}\n\n`);
+      expect(s.wireBytes).toBeLessThan(plainBytes / 2);
+    });
+
+  it('compression middleware in front does not hold events back', async () => {
+    const mount: Mounts = {
+      express: (app) => app.use(compression({ threshold: 0 })),
+      koa: (app) => app.use(koaCompress({ threshold: 0 })),
+      hono: (app) => app.use(honoCompress()),
+    };
+    await setup({}, mount);
+    const s = await open('gzip, deflate, br');
+    await expectEachAtOnce(s);
+  });
+
+  it('compression middleware in front and compress: true gzip only once', async () => {
+    const mount: Mounts = {
+      express: (app) => app.use(compression({ threshold: 0 })),
+      koa: (app) => app.use(koaCompress({ threshold: 0 })),
+      hono: (app) => app.use(honoCompress()),
+    };
+    await setup({ compress: true }, mount);
+    const s = await open('gzip');
+    await expectEachAtOnce(s, 3);
+  });
+});
+
+/** The middleware does compress ordinary routes of the same app, so the tests above are meaningful. */
+describe('compression middleware is active on other routes', () => {
+  it.each(ADAPTERS)('%s', async (adapter) => {
+    const hub = createHub({ heartbeat: 0 });
+    const big = 'x'.repeat(4096);
+    const mount: Mounts = {
+      express: (app) => {
+        app.use(compression({ threshold: 0 }));
+        app.get('/big', (_req, res) => void res.type('text/plain').send(big));
+      },
+      koa: (app, router) => {
+        app.use(koaCompress({ threshold: 0 }));
+        router.get('/big', (ctx) => {
+          ctx.type = 'text/plain';
+          ctx.body = big;
+        });
+      },
+      hono: (app) => {
+        app.use(honoCompress());
+        app.get('/big', (c) => c.text(big));
+      },
+    };
+    const server = await startServer(adapter, hub, { mount });
+    try {
+      const encoding = await new Promise<string | undefined>((resolve, reject) => {
+        http
+          .get(`${server.origin}/big`, { headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+            res.resume();
+            resolve(res.headers['content-encoding']);
+          })
+          .on('error', reject);
+      });
+      expect(encoding).toBe('gzip');
+    } finally {
+      await hub.close();
+      await server.close();
+    }
+  });
+});
