@@ -179,6 +179,31 @@ export function webAnswer(a: HttpAnswer, head = false): Response {
   return new Response(empty ? null : a.body, { status: a.status, headers: a.headers });
 }
 
+/** node:zlib, imported on first use so core loads nothing Node-only unless compression is asked for. */
+let zlib: Promise<typeof import('node:zlib')> | undefined;
+
+/**
+ * Sends what {@link admitStream} decided on a Node response: the answer, or the stream (gzipped
+ * when the admission says so). Does nothing for `'pass'` or when the peer has already gone.
+ * @returns the client, or undefined when none was connected.
+ */
+export async function respondNode(
+  hub: Hub<any>,
+  res: ServerResponse,
+  admission: Admission,
+  options: Pick<StreamOptions<unknown>, 'retryAfter'> = {},
+): Promise<Client | undefined> {
+  if (admission.kind === 'pass') return undefined;
+  const gzip = admission.kind === 'stream' && admission.gzip ? (await (zlib ??= import('node:zlib'))).createGzip() : undefined;
+  // The peer may have left while `authorize` ran: registering it now would leak a connection.
+  if (res.destroyed || res.socket?.destroyed) return undefined;
+  if (admission.kind === 'answer') {
+    sendNodeAnswer(res, admission.answer);
+    return undefined;
+  }
+  return serveNode(hub, res, admission.params, { retryAfter: options.retryAfter, headers: admission.headers, gzip });
+}
+
 /**
  * Serves a stream request on a Node response, end to end: admission, then the answer or the stream.
  * Adapters over Node's `http` (Express, Koa) call this and only translate.
@@ -193,14 +218,7 @@ export async function handleNodeStream<Req>(
   options: StreamOptions<Req>,
 ): Promise<'pass' | Client | undefined> {
   const a = await admitStream(hub, req, nodeStreamRequest(nodeReq), options);
-  if (a.kind === 'pass') return 'pass';
-  // The peer may have left while `authorize` ran: registering it now would leak a connection.
-  if (res.destroyed || res.socket?.destroyed) return undefined;
-  if (a.kind === 'answer') {
-    sendNodeAnswer(res, a.answer);
-    return undefined;
-  }
-  return serveNode(hub, res, a.params, { retryAfter: options.retryAfter, headers: a.headers, gzip: a.gzip });
+  return a.kind === 'pass' ? 'pass' : respondNode(hub, res, a, options);
 }
 
 /**

@@ -24,6 +24,7 @@ export {
   admitStream,
   checkStreamOptions,
   handleNodeStream,
+  respondNode,
   handleWebStream,
   nodeStreamRequest,
   webStreamRequest,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Gzip } from 'node:zlib';
 import type { CorsOptions } from './access';
 import type { StreamAuthorization } from './admission';
 import type { Client } from './client';
@@ -96,7 +97,7 @@ export function serveNode(
   hub: Hub,
   res: ServerResponse,
   params: ConnectParams,
-  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { gzip?: boolean } = {},
+  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { gzip?: Gzip } = {},
 ): Client | undefined {
   if (hub.full || hub.closed) {
     res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(options.retryAfter ?? 5) });
@@ -104,7 +105,7 @@ export function serveNode(
     return undefined;
   }
   const headers = responseHeaders(options.headers);
-  return hub.connect(options.gzip ? new GzipNodeSink(res, headers) : new NodeSink(res, headers), params);
+  return hub.connect(options.gzip ? new GzipNodeSink(res, headers, options.gzip) : new NodeSink(res, headers), params);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { admitStream, checkStreamOptions, nodeStreamRequest, sendNodeAnswer, serveNode, type Hub, type StreamOptions } from '@ssehub/core';
+import { admitStream, checkStreamOptions, nodeStreamRequest, respondNode, type Hub, type StreamOptions } from '@ssehub/core';
 
 /** Options of {@link sse}: resolvers receive Koa's `ctx`. */
 export type SseOptions = StreamOptions<Context>;
@@ -22,10 +22,7 @@ export function sse(hub: Hub, options: SseOptions = {}) {
       return;
     }
     ctx.respond = false;
-    // The peer may have left while `authorize` ran: registering it now would leak a connection.
-    if (ctx.res.destroyed || ctx.res.socket?.destroyed) return;
-    if (admission.kind === 'answer') sendNodeAnswer(ctx.res, admission.answer);
-    else serveNode(hub, ctx.res, admission.params, { ...options, headers: admission.headers, gzip: admission.gzip });
+    await respondNode(hub, ctx.res, admission, options);
   };
 }
 export { publish } from './publish';

@@ -1,25 +1,29 @@
 import type { ServerResponse } from 'node:http';
-import { constants, createGzip, type Gzip } from 'node:zlib';
+import type { Gzip } from 'node:zlib';
 import type { Sink } from '../sink';
+
+/** zlib's `Z_SYNC_FLUSH`, inlined so this module imports nothing from `node:zlib` at run time. */
+const Z_SYNC_FLUSH = 2;
 
 /**
  * A sink over a Node `ServerResponse` that gzips the stream, as donovanhide/eventsource's `Gzip`:
  * every write is followed by a sync flush, so each event leaves the compressor at once instead of
  * waiting in its window. Sends `Content-Encoding: gzip` and `Vary: Accept-Encoding` with the headers.
- * Use it only for a client whose Accept-Encoding allows gzip.
+ * Use it only for a client whose Accept-Encoding allows gzip. The caller creates the compressor
+ * (`zlib.createGzip()`), so core loads `node:zlib` only when compression is used.
  */
 export class GzipNodeSink implements Sink {
   private closed = false;
   private readonly res: ServerResponse;
   private readonly gzip: Gzip;
 
-  constructor(res: ServerResponse, headers: Record<string, string>) {
+  constructor(res: ServerResponse, headers: Record<string, string>, gzip: Gzip) {
     this.res = res;
     res.writeHead(200, { ...headers, 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' });
     res.flushHeaders();
     // Nagle would hold small events back for up to 40 ms behind an unacknowledged one.
     res.socket?.setNoDelay(true);
-    this.gzip = createGzip();
+    this.gzip = gzip;
     // pipe() carries backpressure from the socket back to the compressor, and ends the response after it.
     this.gzip.pipe(res);
     this.gzip.on('error', () => this.destroy());
@@ -32,7 +36,8 @@ export class GzipNodeSink implements Sink {
   write(chunk: Uint8Array): boolean {
     if (this.closed || this.gzip.writableEnded) return true;
     const ok = this.gzip.write(chunk);
-    this.gzip.flush(constants.Z_SYNC_FLUSH);
+    // Z_SYNC_FLUSH: the event leaves the compressor now, and the window (the compression) is kept.
+    this.gzip.flush(Z_SYNC_FLUSH);
     return ok;
   }
 
