@@ -353,6 +353,13 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
       expect(del.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     });
 
+    it('answers 503 once the hub is closed', async () => {
+      await hub.close();
+      const res = await post('/broadcast', { data: 1 });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ error: 'the hub is closed' });
+    });
+
     it('answers 400 for a channel name with a line break or bad percent-encoding', async () => {
       expect((await post('/channels/a%0Ab', { data: 1 })).status).toBe(400);
       expect((await post('/clients/%E0%A4%A', { data: 1 })).status).toBe(400);
