@@ -300,7 +300,8 @@ export function nodePublishRequest<Req>(req: Req, nodeReq: IncomingMessage, path
       return Array.isArray(v) ? v[0] : v;
     },
     readBody: (limit) => readNodeBody(nodeReq, limit),
-    parsedBody,
+    // Only a body parser that consumed the stream parsed it; one that skipped may still leave `{}`.
+    parsedBody: nodeReq.readableEnded ? parsedBody : undefined,
   };
 }
 

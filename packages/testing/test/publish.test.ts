@@ -105,6 +105,11 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
         express: (app) => {
           const express = require('express') as typeof import('express');
           app.use(express.json());
+          // Skips the +json type below: the body is left unread, with `{}` in req.body on Express 4.
+          app.use((req, _res, next) => {
+            req.body ??= {};
+            next();
+          });
           app.use('/api', expressPublish(hub, { token: TOKEN }));
         },
         koa: (app) => {
@@ -124,8 +129,10 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
       await waitUntil(() => hub.size === 1, 'a stream');
       const res = await post('/broadcast', { data: 'parsed' });
       expect(res.status).toBe(201);
-      await s.waitForEvents(1);
-      expect(s.events[0]!.data).toBe('parsed');
+      const vendor = await post('/broadcast', { data: 'unparsed' }, { headers: { 'Content-Type': 'application/vnd.ssehub+json' } });
+      expect(vendor.status).toBe(201);
+      await s.waitForEvents(2);
+      expect(s.events.map((e) => e.data)).toEqual(['parsed', 'unparsed']);
     });
   });
 
