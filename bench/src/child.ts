@@ -9,8 +9,10 @@ export class Child<In extends { type: string }, Out extends { type: string }> {
   private exited: Error | undefined;
 
   constructor(file: string, args: string[], readonly name: string) {
+    // BENCH_NODE_ARGS adds flags to the children, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     this.proc = fork(path.join(__dirname, file), args, {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...extra],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.proc.on('message', (m: Out) => {
@@ -55,12 +57,16 @@ export class Child<In extends { type: string }, Out extends { type: string }> {
     });
   }
 
-  /** Ends the process and resolves once it has exited. */
+  /** Asks the process to exit (it does when IPC closes), kills it after 5 s, resolves once it has exited. */
   stop(): Promise<void> {
     if (this.exited) return Promise.resolve();
     return new Promise((resolve) => {
-      this.proc.once('exit', () => resolve());
-      this.proc.kill('SIGKILL');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+      this.proc.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.proc.disconnect();
     });
   }
 }
