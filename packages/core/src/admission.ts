@@ -180,7 +180,13 @@ export function webAnswer(a: HttpAnswer, head = false): Response {
 }
 
 /** node:zlib, imported on first use so core loads nothing Node-only unless compression is asked for. */
-let zlib: Promise<typeof import('node:zlib')> | undefined;
+let zlib: Promise<typeof import('node:zlib') | undefined> | undefined;
+
+/** A new gzip compressor, or undefined on a runtime without `node:zlib` (the stream is then sent as it is). */
+async function createGzip(): Promise<import('node:zlib').Gzip | undefined> {
+  zlib ??= import('node:zlib').catch(() => undefined);
+  return (await zlib)?.createGzip();
+}
 
 /**
  * Sends what {@link admitStream} decided on a Node response: the answer, or the stream (gzipped
@@ -194,7 +200,7 @@ export async function respondNode(
   options: Pick<StreamOptions<unknown>, 'retryAfter'> = {},
 ): Promise<Client | undefined> {
   if (admission.kind === 'pass') return undefined;
-  const gzip = admission.kind === 'stream' && admission.gzip ? (await (zlib ??= import('node:zlib'))).createGzip() : undefined;
+  const gzip = admission.kind === 'stream' && admission.gzip ? await createGzip() : undefined;
   // The peer may have left while `authorize` ran: registering it now would leak a connection.
   if (res.destroyed || res.socket?.destroyed) return undefined;
   if (admission.kind === 'answer') {
@@ -234,6 +240,6 @@ export async function handleWebStream<Req>(
   const a = await admitStream(hub, req, webStreamRequest(request), options);
   if (a.kind === 'pass') return undefined;
   if (a.kind === 'answer') return webAnswer(a.answer);
-  // Compression on the Web path is left to the runtime or a proxy: a Web stream has no sync flush.
-  return serveWeb(hub, a.params, { retryAfter: options.retryAfter, headers: a.headers, signal: request.signal });
+  const gzip = a.gzip ? await createGzip() : undefined;
+  return serveWeb(hub, a.params, { retryAfter: options.retryAfter, headers: a.headers, signal: request.signal, gzip });
 }

@@ -35,3 +35,4 @@ export type { StreamGrant, StreamAuthorization, Admission, StreamRequest } from 
 export { createPublishHandler, nodePublishRequest, webPublishRequest, readNodeBody, readWebBody } from './publish';
 export type { PublishOptions, PublishRequest, PublishHandler } from './publish';
 export { GzipNodeSink } from './sinks/gzip';
+export { GzipWebSink } from './sinks/gzip-web';

@@ -5,6 +5,7 @@ import type { StreamAuthorization } from './admission';
 import type { Client } from './client';
 import type { ConnectParams, Hub } from './hub';
 import { GzipNodeSink } from './sinks/gzip';
+import { GzipWebSink } from './sinks/gzip-web';
 import { NodeSink } from './sinks/node';
 import { WebSink } from './sinks/web';
 
@@ -39,8 +40,9 @@ export interface StreamOptions<Req> {
   /** Channels one stream may join; a request for more is answered 400. Default: 64. */
   maxChannels?: number;
   /**
-   * Gzip the stream for clients whose Accept-Encoding allows it, flushing after every event
-   * (Node responses: Express and Koa; Hono streams are sent as they are). Default: false.
+   * Gzip the stream for clients whose Accept-Encoding allows it, flushing after every event, with
+   * `Content-Encoding: gzip` and `Vary: Accept-Encoding`. Uses `node:zlib`, loaded on first use; on a
+   * runtime without it the stream is sent as it is. Default: false.
    */
   compress?: boolean;
 }
@@ -115,7 +117,7 @@ export function serveNode(
 export function serveWeb(
   hub: Hub,
   params: ConnectParams,
-  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { signal?: AbortSignal } = {},
+  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { signal?: AbortSignal; gzip?: Gzip } = {},
 ): Response {
   if (hub.full || hub.closed) {
     return new Response(hub.closed ? 'ssehub: shutting down\n' : 'ssehub: too many connections\n', {
@@ -123,7 +125,7 @@ export function serveWeb(
       headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(options.retryAfter ?? 5) },
     });
   }
-  const sink = new WebSink();
+  const sink = options.gzip ? new GzipWebSink(options.gzip) : new WebSink();
   const { signal } = options;
   if (signal) {
     if (signal.aborted) sink.markClosed();
@@ -134,7 +136,9 @@ export function serveWeb(
     }
   }
   hub.connect(sink, params);
-  return new Response(sink.stream, { status: 200, headers: responseHeaders(options.headers) });
+  const headers = responseHeaders(options.headers);
+  if (options.gzip) Object.assign(headers, { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' });
+  return new Response(sink.stream, { status: 200, headers });
 }
 
 /** The request parts of a Node request: its query and Last-Event-ID header. */

@@ -31,8 +31,7 @@ export function sse(hub: Hub, options: SseOptions = {}) {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
     if (isNodeResponse(outgoing) && incoming && !outgoing.headersSent) {
       const headers = { ...honoHeaders(c), ...options.headers };
-      // `compress` stays a Web-path no-op here too, as documented, so Hono behaves the same on every runtime.
-      const result = await handleNodeStream(hub, c, incoming, outgoing, { ...options, headers, compress: false });
+      const result = await handleNodeStream(hub, c, incoming, outgoing, { ...options, headers });
       if (result === 'pass') return notAllowed();
       return new Response(null, { headers: { [ALREADY_SENT]: 'true' } });
     }

@@ -9,7 +9,9 @@ import compression from 'compression';
 import koaCompress from 'koa-compress';
 import { compress as honoCompress } from 'hono/compress';
 import { createParser } from 'eventsource-parser';
+import { Hono } from 'hono';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
+import { sse as honoSse } from '@ssehub/hono';
 import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { waitUntil } from '../src/clients';
 
@@ -79,13 +81,8 @@ describe.each(ADAPTERS)('%s compression', (adapter: AdapterName) => {
   it('compress: true gzips for a client that accepts gzip, flushing every event', async () => {
     await setup({ compress: true });
     const s = await open('gzip, deflate');
-    if (adapter === 'hono') {
-      // The Web stream path sends as it is (documented): no sync flush exists there.
-      expect(s.res.headers['content-encoding']).toBeUndefined();
-    } else {
-      expect(s.res.headers['content-encoding']).toBe('gzip');
-      expect(s.res.headers['vary']).toBe('Accept-Encoding');
-    }
+    expect(s.res.headers['content-encoding']).toBe('gzip');
+    expect(s.res.headers['vary']).toBe('Accept-Encoding');
     expect(s.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     await expectEachAtOnce(s);
   });
@@ -100,17 +97,15 @@ describe.each(ADAPTERS)('%s compression', (adapter: AdapterName) => {
     for (const s of streams) await waitUntil(() => s.data.length === 1, 'the event');
   });
 
-  // Hono streams are never gzipped by ssehub itself (see the first test).
-  if (adapter !== 'hono')
-    it('gzip really compresses a repetitive stream', async () => {
-      await setup({ compress: true });
-      const s = await open('gzip');
-      const text = JSON.stringify({ symbol: 'ACME', price: 100, volume: 5000, venue: 'XNYS' });
-      for (let i = 0; i < 200; i++) hub.broadcast({ data: text });
-      await waitUntil(() => s.data.length === 200, '200 events', 5000);
-      const plainBytes = 200 * Buffer.byteLength(`id: ${hub.lastEventId}\ndata: ${text}\n\n`);
-      expect(s.wireBytes).toBeLessThan(plainBytes / 2);
-    });
+  it('gzip really compresses a repetitive stream', async () => {
+    await setup({ compress: true });
+    const s = await open('gzip');
+    const text = JSON.stringify({ symbol: 'ACME', price: 100, volume: 5000, venue: 'XNYS' });
+    for (let i = 0; i < 200; i++) hub.broadcast({ data: text });
+    await waitUntil(() => s.data.length === 200, '200 events', 5000);
+    const plainBytes = 200 * Buffer.byteLength(`id: ${hub.lastEventId}\ndata: ${text}\n\n`);
+    expect(s.wireBytes).toBeLessThan(plainBytes / 2);
+  });
 
   it('compression middleware in front does not hold events back', async () => {
     const mount: Mounts = {
@@ -172,5 +167,57 @@ describe('compression middleware is active on other routes', () => {
       await hub.close();
       await server.close();
     }
+  });
+});
+
+/** Hono with no Node server underneath (as on a worker): the Web stream path and its gzip sink. */
+describe('Web stream path', () => {
+  it('gzips with a flush after every event and releases the client when the reader cancels', async () => {
+    const hub = createHub({ heartbeat: 0 });
+    const app = new Hono();
+    app.get('/events', honoSse(hub, { compress: true }));
+    try {
+      const res = await app.request('/events', { headers: { 'Accept-Encoding': 'gzip' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-encoding')).toBe('gzip');
+      expect(res.headers.get('vary')).toBe('Accept-Encoding');
+      const data: string[] = [];
+      const parser = createParser({ onEvent: (e) => data.push(e.data) });
+      const gunzip = zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      gunzip.setEncoding('utf8');
+      gunzip.on('data', (text: string) => parser.feed(text));
+      const reader = res.body!.getReader();
+      void (async () => {
+        for (;;) {
+          const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+          if (done) break;
+          gunzip.write(value);
+        }
+      })();
+      for (let i = 0; i < 5; i++) {
+        hub.broadcast({ data: `web ${i} ` + 'ü'.repeat(i * 30) });
+        await waitUntil(() => data.length === i + 1, `web event ${i} before the next is sent`, 3000);
+      }
+      expect(data[4]).toBe('web 4 ' + 'ü'.repeat(120));
+      expect(hub.size).toBe(1);
+      await reader.cancel();
+      await waitUntil(() => hub.size === 0, 'the client to be released');
+      gunzip.destroy();
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('sends plain bytes when the client does not accept gzip', async () => {
+    const hub = createHub({ heartbeat: 0 });
+    const app = new Hono();
+    app.get('/events', honoSse(hub, { compress: true }));
+    const res = await app.request('/events');
+    expect(res.headers.get('content-encoding')).toBeNull();
+    const reader = res.body!.getReader();
+    hub.broadcast({ data: 'plain' });
+    expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/data: plain\n\n$/);
+    await reader.cancel();
+    await hub.close();
   });
 });
