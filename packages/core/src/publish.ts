@@ -70,6 +70,8 @@ const ALLOW: Record<Route['kind'], string[]> = {
   client: ['GET', 'HEAD', 'POST', 'DELETE'],
 };
 const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
+/** Characters of the X-Available-Channels header at most. */
+const MAX_CHANNELS_HEADER = 4096;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
@@ -213,7 +215,19 @@ function stats(hub: Hub<any>, route: Route): Record<string, unknown> {
 
 function statHeaders(hub: Hub<any>, route: Route): Record<string, string> {
   // Names are percent-encoded so a comma or a non-ASCII character cannot break the header.
-  const headers: Record<string, string> = { 'X-Available-Channels': hub.channels().map(encodeURIComponent).join(',') };
+  let list = '';
+  let truncated = false;
+  for (const name of hub.channels()) {
+    const item = (list ? ',' : '') + encodeURIComponent(name);
+    // Clients and proxies refuse huge headers; GET has the full list.
+    if (list.length + item.length > MAX_CHANNELS_HEADER) {
+      truncated = true;
+      break;
+    }
+    list += item;
+  }
+  const headers: Record<string, string> = { 'X-Available-Channels': list };
+  if (truncated) headers['X-Available-Channels-Truncated'] = 'true';
   if (route.kind === 'channel') {
     const n = hub.channelSize(route.name);
     headers['X-Consumer-Count'] = String(n);

@@ -164,6 +164,21 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
       expect(rootHead.headers.get('x-consumer-count')).toBe('2');
     });
 
+    it('caps X-Available-Channels, while GET lists every channel', async () => {
+      await setup();
+      const names = Array.from({ length: 50 }, (_, i) => `channel-${String(i).padStart(3, '0')}-${'x'.repeat(100)}`);
+      await stream('?' + names.map((n) => `channel=${n}`).join('&'));
+      await waitUntil(() => hub.size === 1, 'a stream');
+      const head = await call('HEAD', '/');
+      const listed = head.headers.get('x-available-channels')!.split(',');
+      expect(head.headers.get('x-available-channels')!.length).toBeLessThanOrEqual(4096);
+      expect(listed.length).toBeGreaterThan(10);
+      expect(listed.length).toBeLessThan(50);
+      expect(head.headers.get('x-available-channels-truncated')).toBe('true');
+      const all = (await (await call('GET', '/')).json()) as { channels: string[] };
+      expect(all.channels.sort()).toEqual(names);
+    });
+
     it('DELETE /channels/:channel ends that channel\'s streams only', async () => {
       await setup();
       const inRoom = await stream('?channel=room');
