@@ -31,8 +31,9 @@ export interface StreamGrant {
 
 /**
  * What a stream's `authorize` hook answers: `true` (allowed, identity from the usual resolvers),
- * a {@link StreamGrant} (allowed, with this identity), `false` (403) or a {@link Denial} (401 or 403).
- * Anything else refuses with 403, so a hook that forgets to return fails closed.
+ * a {@link StreamGrant} (allowed, with this identity), `false` (403) or a {@link Denial} (401 or 403;
+ * any object with a `status` refuses, with 403 unless it is 401). Anything else refuses with 403,
+ * so a hook that forgets to return fails closed.
  */
 export type StreamAuthorization = boolean | StreamGrant | Denial;
 
@@ -118,7 +119,10 @@ export async function admitStream<Req>(
     if (verdict === true) {
       // Allowed; the usual resolvers name the client and its channels.
     } else if (isDenial(verdict)) {
-      return answer(textAnswer(verdict.status, `ssehub: ${verdict.message ?? reasonOf(verdict.status)}\n`, extra));
+      // Any status other than 401 counts as 403: a refusal never turns into a grant.
+      const status = verdict.status === 401 ? 401 : 403;
+      const message = typeof verdict.message === 'string' ? verdict.message : reasonOf(status);
+      return answer(textAnswer(status, `ssehub: ${message}\n`, extra));
     } else if (verdict !== null && typeof verdict === 'object') {
       params = grant(params, verdict as StreamGrant);
     } else {
@@ -150,8 +154,9 @@ function answer(a: HttpAnswer): Admission {
   return { kind: 'answer', answer: a };
 }
 
+/** An object with a `status` is a refusal, whatever the number. */
 function isDenial(v: unknown): v is Denial {
-  return v !== null && typeof v === 'object' && 'status' in v && ((v as Denial).status === 401 || (v as Denial).status === 403);
+  return v !== null && typeof v === 'object' && 'status' in v;
 }
 
 function reasonOf(status: number): string {

@@ -74,11 +74,14 @@ describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
       await setup({
         authorize: ((req: any) => {
           if (header[adapter](req, 'x-throw')) throw new Error('session store down');
+          if (header[adapter](req, 'x-odd')) return { status: 302, clientId: 'admin' };
           return undefined;
         }) as any,
       });
       const s = await stream();
       expect(s.status).toBe(403);
+      const odd = await stream('', { 'X-Odd': '1' });
+      expect(odd.status).toBe(403);
       const failed = await stream('', { 'X-Throw': '1' });
       expect(failed.status).toBe(500);
       expect(failed.res.headers['content-type']).not.toMatch(/event-stream/);
