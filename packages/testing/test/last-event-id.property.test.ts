@@ -122,5 +122,5 @@ describe.each(ADAPTERS)('%s: random Last-Event-ID headers over raw sockets', (ad
     expect(text).toContain('alice-secret-0');
     expect(text).not.toContain('vault-secret');
     await reader.cancel();
-  });
+  }, 60_000);
 });

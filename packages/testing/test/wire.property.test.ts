@@ -76,5 +76,5 @@ describe.each(ADAPTERS)('%s: random messages end to end', (adapter: AdapterName)
     );
     // The property did reach the wire, not only the refusals.
     expect(sent).toBeGreaterThan(30);
-  });
+  }, 60_000);
 });
