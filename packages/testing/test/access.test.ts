@@ -9,6 +9,9 @@ import { sse as honoSse } from '@ssehub/hono';
 import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { EsClient, HttpStream, waitUntil } from '../src/clients';
 
+// Real servers on a shared CI machine: leave room beyond jest's 5 s default.
+jest.setTimeout(20_000);
+
 /** Reads a request header from each framework's request object. */
 const header: Record<AdapterName, (req: any, name: string) => string | undefined> = {
   express: (req, name) => req.header(name) ?? undefined,

@@ -15,6 +15,9 @@ import { sse as honoSse } from '@ssehub/hono';
 import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { waitUntil } from '../src/clients';
 
+// Real servers on a shared CI machine: leave room beyond jest's 5 s default.
+jest.setTimeout(20_000);
+
 /** A stream read by Node's HTTP client that gunzips when the server says it gzipped. */
 class DecodingStream {
   readonly data: string[] = [];

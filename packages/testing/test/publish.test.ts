@@ -9,6 +9,9 @@ import { publish as honoPublish } from '@ssehub/hono';
 import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { HttpStream, waitUntil } from '../src/clients';
 
+// Real servers on a shared CI machine: leave room beyond jest's 5 s default.
+jest.setTimeout(20_000);
+
 const TOKEN = 's3cret-token';
 
 /** Mounts the publish API under /api, the way each framework's users would. */
