@@ -45,7 +45,7 @@ export interface PublishRequest<Req> {
   /** The framework's request object, handed to `authorize`. */
   req: Req;
   method: string;
-  /** The path without the query string, relative to where the handler is mounted. */
+  /** The path without the query string (not percent-decoded), relative to where the handler is mounted. */
   path: string;
   header: HeaderReader;
   /** Reads the raw body; resolves `undefined` when it is longer than `limit` bytes. */
@@ -72,10 +72,14 @@ const ALLOW: Record<Route['kind'], string[]> = {
 const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
 /** Characters of the X-Available-Channels header at most. */
 const MAX_CHANNELS_HEADER = 4096;
+/** The root and everything under `/broadcast`, `/channels` and `/clients`: what this handler answers. */
+const OWN_PATH = /^(?:\/?|\/(?:broadcast|channels|clients)(?:\/.*)?)$/;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
- * Creates the framework-agnostic publish/admin handler. Routes, relative to where it is mounted:
+ * Creates the framework-agnostic publish/admin handler. It answers the root and every path under
+ * `/broadcast`, `/channels` and `/clients` (404 for unknown operations there) and passes other paths
+ * on, so mount it under a path of its own. Routes, relative to where it is mounted:
  * - `POST /broadcast`: a message to every stream. Body: JSON `{ data, event?, id?, retry? }`.
  * - `POST /channels/:channel`, `POST /clients/:clientId`: a message to one channel or one client id.
  *   All three answer 201 with `{ id, consumers }`: the event id and the streams it reached now.
@@ -105,6 +109,8 @@ export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions
       if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
       path = path.slice(prefix.length);
     }
+    // Paths outside the API's own segments belong to the app's other routes.
+    if (!OWN_PATH.test(path)) return undefined;
     const method = request.method.toUpperCase();
     const head = method === 'HEAD';
     const extra = cors ? corsHeaders(cors, request.header('origin')) : {};

@@ -225,7 +225,7 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
       // Admin routes are guarded as well, and an unknown route does not tell itself apart.
       expect((await call('DELETE', '/channels/x', { token: 'nope' })).status).toBe(403);
       expect((await call('GET', '/', { token: null })).status).toBe(401);
-      expect((await call('GET', '/nope', { token: null })).status).toBe(401);
+      expect((await call('GET', '/channels/a/b', { token: null })).status).toBe(401);
       expect(hub.lastEventId).toBeUndefined();
       expect(s.events).toEqual([]);
     });
@@ -364,7 +364,7 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
     });
 
     it('answers 404 for unknown routes and 405 with Allow for other methods', async () => {
-      for (const path of ['/nope', '/channels', '/channels/', '/channels/a/b', '/clients/a/b', '/broadcast/x']) {
+      for (const path of ['/channels', '/channels/', '/channels/a/b', '/clients/a/b', '/broadcast/x', '/clients']) {
         expect([path, (await post(path, { data: 1 })).status]).toEqual([path, 404]);
       }
       const put = await call('PUT', '/channels/room', { body: '{"data":1}' });
@@ -376,6 +376,35 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
       const del = await call('DELETE', '/');
       expect(del.status).toBe(405);
       expect(del.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+    });
+
+    it("passes paths outside its own segments to the app's other routes", async () => {
+      const hub2 = createHub({ heartbeat: 0 });
+      const other: Mounts = {
+        express: (app) => {
+          app.use('/api', expressPublish(hub2, { token: TOKEN }));
+          app.get('/api/users', (_req, res) => void res.json(['ann']));
+        },
+        koa: (app, router) => {
+          app.use(koaPublish(hub2, { token: TOKEN, prefix: '/api' }));
+          router.get('/api/users', (ctx) => void (ctx.body = ['ann']));
+        },
+        hono: (app) => {
+          app.use('/api/*', honoPublish(hub2, { token: TOKEN, prefix: '/api' }));
+          app.get('/api/users', (c) => c.json(['ann']));
+        },
+      };
+      const server2 = await startServer(adapter, hub2, { mount: other });
+      try {
+        const users = await fetch(`${server2.origin}/api/users`);
+        expect(users.status).toBe(200);
+        expect(await users.json()).toEqual(['ann']);
+        expect((await fetch(`${server2.origin}/api/nope`, { method: 'POST' })).status).toBe(404);
+        expect((await fetch(`${server2.origin}/api/channels/x`, { method: 'POST' })).status).toBe(401);
+      } finally {
+        await hub2.close();
+        await server2.close();
+      }
     });
 
     it('answers 503 once the hub is closed', async () => {
