@@ -37,6 +37,8 @@ export class NodeSink implements Sink {
   write(chunk: Uint8Array): boolean {
     if (this.closed || this.res.writableEnded) return true;
     if (this.socket) {
+      // The peer's FIN ends the socket before the response emits 'close': a write then would error.
+      if (this.socket.writableEnded || this.socket.destroyed) return true;
       // An empty chunk would end the body; Node's own write skips it too.
       return chunk.byteLength === 0 || this.socket.write(frameChunk(chunk));
     }
