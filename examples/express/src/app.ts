@@ -1,6 +1,6 @@
 import http from 'node:http';
 import express from 'express';
-import { sse } from '@ssehub/express';
+import { publish, sse } from '@ssehub/express';
 import { Demo, demoAsset } from '@ssehub/example-shared';
 
 /** The demo on Express: the page, the SSE stream at /events, and the demo's two POST routes. */
@@ -9,6 +9,9 @@ export function createServer(demo: Demo): http.Server {
 
   // GET /events?id=<client id>&channel=<channel>: the stream. Last-Event-ID replay is built in.
   app.use('/events', sse(demo.hub));
+
+  // The HTTP publish API for other programs: POST /api/broadcast, /api/channels/:channel, /api/clients/:id.
+  app.use('/api', publish(demo.hub, { token: demo.token }));
 
   // The page calls these; each is a hub.broadcast / broadcastTo / disconnect (see the shared Demo).
   app.post('/demo/publish', express.json(), (req, res) => {

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { Hono } from 'hono';
 import { createAdaptorServer } from '@hono/node-server';
-import { sse } from '@ssehub/hono';
+import { publish, sse } from '@ssehub/hono';
 import { Demo, demoAsset } from '@ssehub/example-shared';
 
 /** The demo on Hono: the page, the SSE stream at /events, and the demo's two POST routes. */
@@ -10,6 +10,9 @@ export function createApp(demo: Demo): Hono {
 
   // GET /events?id=<client id>&channel=<channel>: the stream. Last-Event-ID replay is built in.
   app.get('/events', sse(demo.hub));
+
+  // The HTTP publish API for other programs: POST /api/broadcast, /api/channels/:channel, /api/clients/:id.
+  app.use('/api/*', publish(demo.hub, { prefix: '/api', token: demo.token }));
 
   // The page calls these; each is a hub.broadcast / broadcastTo / disconnect (see the shared Demo).
   app.post('/demo/publish', async (c) => {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { sse } from '@ssehub/koa';
+import { publish, sse } from '@ssehub/koa';
 import { Demo, demoAsset, readJson } from '@ssehub/example-shared';
 
 /** The demo on Koa: the page, the SSE stream at /events, and the demo's two POST routes. */
@@ -30,6 +30,8 @@ export function createServer(demo: Demo): http.Server {
     ctx.body = asset.body;
   });
 
+  // The HTTP publish API for other programs: POST /api/broadcast, /api/channels/:channel, /api/clients/:id.
+  app.use(publish(demo.hub, { prefix: '/api', token: demo.token }));
   app.use(router.routes()).use(router.allowedMethods());
   return http.createServer(app.callback());
 }

@@ -1,12 +1,12 @@
 // `pnpm --filter @ssehub/example-koa start`: the demo on Koa.
-import { Demo, serverUrl } from '@ssehub/example-shared';
+import { Demo, startBanner } from '@ssehub/example-shared';
 import { createServer } from './app';
 
-const demo = new Demo({ tickMs: Number(process.env.DEMO_TICK_MS ?? 5000) });
+const demo = new Demo({ tickMs: Number(process.env.DEMO_TICK_MS ?? 5000), token: process.env.SSEHUB_TOKEN });
 const server = createServer(demo);
 
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
-  console.log(`ssehub demo (Koa) listening on ${serverUrl(server.address())}`);
+  console.log(startBanner('Koa', server.address(), demo.token));
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

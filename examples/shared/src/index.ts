@@ -2,6 +2,7 @@
  * What the Express, Koa and Hono examples share: the demo's hub and its typed events, the logic behind
  * the demo's two POST routes, and the page. Each example only wires these into its framework.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ export interface DemoOptions {
   tickMs?: number;
   /** Options of the hub. Default: `{ history: 500, heartbeat: 15000, retry: 1000 }`. */
   hub?: HubOptions;
+  /** Bearer token of the HTTP publish API the examples mount at /api. Default: a random one. */
+  token?: string;
 }
 
 /** An answer of a demo route: the framework sends `body` as JSON with `status`. */
@@ -41,12 +44,15 @@ const NAME = /^[\w.-]{1,40}$/;
 /** The demo's state: one typed hub, its ticker, and the actions behind the routes. */
 export class Demo {
   readonly hub: Hub<DemoEvents>;
+  /** Bearer token of the publish API at /api (`publish(hub, { token })` from the adapter). */
+  readonly token: string;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private ticks = 0;
   private censusQueued = false;
 
   constructor(options: DemoOptions = {}) {
     this.hub = createHub<DemoEvents>(options.hub ?? { history: 500, heartbeat: 15_000, retry: 1000 });
+    this.token = options.token || randomBytes(12).toString('hex');
     this.hub.on('connect', this.announce);
     this.hub.on('disconnect', this.announce);
     const tickMs = options.tickMs ?? 0;
@@ -194,4 +200,14 @@ export function serverUrl(address: ReturnType<import('node:net').Server['address
   if (address === null || typeof address === 'string') return String(address);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${host === '[::]' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}/`;
+}
+
+/** The lines an example prints when it starts: where to open the page, and how to publish with curl. */
+export function startBanner(framework: string, address: ReturnType<import('node:net').Server['address']>, token: string): string {
+  const url = serverUrl(address);
+  const body = JSON.stringify({ event: 'chat', data: { text: 'hello from curl', from: 'curl' } });
+  return [
+    `ssehub demo (${framework}) listening on ${url}`,
+    `publish from a shell: curl -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '${body}' ${url}api/broadcast`,
+  ].join('\n');
 }

@@ -25,8 +25,11 @@ describe.each(ADAPTERS)('the demo page on %s', (adapter) => {
   let example: Example;
   let context: BrowserContext;
   let pageErrors: string[];
+  let serverErrors: jest.SpyInstance;
 
   beforeEach(async () => {
+    // Koa and Hono report a failed request or a stream error with console.error: none may happen.
+    serverErrors = jest.spyOn(console, 'error');
     example = await startExample(adapter);
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     pageErrors = [];
@@ -35,8 +38,11 @@ describe.each(ADAPTERS)('the demo page on %s', (adapter) => {
   afterEach(async () => {
     await context?.close();
     await example?.close();
-    // A script error on the page fails the test that caused it.
+    const logged = serverErrors.mock.calls.map((args) => args.map(String).join(' '));
+    serverErrors.mockRestore();
+    // A script error on the page, or an error the server logged, fails the test that caused it.
     expect(pageErrors).toEqual([]);
+    expect(logged).toEqual([]);
   });
 
   /** Opens the page as client `id` and waits until its stream is open and the hub has it. */
@@ -69,6 +75,17 @@ describe.each(ADAPTERS)('the demo page on %s', (adapter) => {
     const got = (await pageState(alice)).events.find((e) => e.data?.text === 'hello from the server');
     expect(got).toMatchObject({ id, type: 'chat', data: { from: 'test' } });
     await expect(alice.locator(`#feed li[data-id="${id}"]`).textContent()).resolves.toContain('hello from the server');
+
+    // The HTTP publish API the example mounts at /api (bearer token) reaches the page too.
+    const api = await fetch(`${example.origin}/api/broadcast`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${example.demo.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ event: 'chat', data: { text: 'from the publish API', from: 'curl' } }),
+    });
+    expect(api.status).toBe(201);
+    const { id: apiId } = (await api.json()) as { id: string };
+    await waitForText(bob, 'from the publish API');
+    expect((await pageState(bob)).events.find((e) => e.data?.text === 'from the publish API')?.id).toBe(apiId);
 
     // The message box publishes through the server to everyone.
     await alice.fill('#text', 'hi from alice');

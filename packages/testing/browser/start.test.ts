@@ -1,6 +1,7 @@
 /**
  * Each example starts as `pnpm start` runs it (tsx, straight from the TypeScript sources, no build),
- * prints its URL, serves the page and the stream there, and shuts down cleanly on SIGTERM.
+ * prints its URL and a curl line for the publish API, serves the page, the stream and that API there,
+ * and shuts down cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -64,20 +65,26 @@ describe.each(ADAPTERS)('examples/%s start script', (name) => {
       }
       expect(body).toMatch(/^retry: 1000\n\nid: \d+\nevent: clients\ndata: \{"count":1,"ids":\["smoke"\]\}\n\n/);
 
-      // A publish through the demo route reaches the open stream.
-      const sent = await fetch(new URL('/demo/publish', url), {
+      // The printed curl line works: the publish API at /api takes the printed token, and no other.
+      const curl = /curl -H 'Authorization: Bearer (\w+)' -H 'Content-Type: application\/json' -d '(.+)' (\S+)$/m.exec(output());
+      expect(curl).not.toBeNull();
+      const [, token, json, endpoint] = curl!;
+      expect(endpoint).toBe(new URL('/api/broadcast', url).href);
+      const refused = await fetch(endpoint!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: json });
+      expect(refused.status).toBe(401);
+      const sent = await fetch(endpoint!, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text: 'smoke test', from: 'jest' }),
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: json,
       });
-      expect(sent.status).toBe(200);
+      expect(sent.status).toBe(201);
       const { id } = (await sent.json()) as { id: string };
-      while (!body.includes('smoke test')) {
+      while (!body.includes('hello from curl')) {
         const { value, done } = await reader.read();
         if (done) break;
         body += new TextDecoder().decode(value);
       }
-      expect(body).toContain(`id: ${id}\nevent: chat\ndata: {"text":"smoke test","from":"jest"}\n\n`);
+      expect(body).toContain(`id: ${id}\nevent: chat\ndata: {"text":"hello from curl","from":"curl"}\n\n`);
 
       // SIGTERM ends the open stream and the process exits 0.
       child.kill('SIGTERM');
