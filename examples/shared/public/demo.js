@@ -25,7 +25,7 @@
     /** The last id received on the current stream: what the browser sends as Last-Event-ID. */
     lastEventId: '',
     clients: { count: 0, ids: [] },
-    /** The last replay check: { before, missed, head, status: 'pending' | 'ok' | 'bad', replayed }. */
+    /** The last replay check: { before, missed, head, status: 'pending' | 'ok' | 'bad' | 'gap', replayed }. */
     replay: null,
   };
   window.ssehubDemo = demo;
@@ -96,6 +96,7 @@
     demo.events.push(event);
     if (type === 'clients') showClients(data);
     render(event);
+    if (type === 'ssehub-resync') resynced(data);
     checkReplay();
     updateStats();
   }
@@ -109,6 +110,9 @@
       if (typeof data.text === 'string') return data.text;
       if ('count' in data) return data.count + ' connected: ' + data.ids.join(', ');
       if ('n' in data) return 'tick ' + data.n + ' at ' + data.at.slice(11, 19);
+      if ('reason' in data) {
+        return 'the history cannot fill the gap after #' + data.lastEventId + ' (' + data.reason + '): reload your state';
+      }
       return JSON.stringify(data);
     }
     return String(data);
@@ -254,6 +258,16 @@
             ' missed events replayed (highlighted), each once and in order. No gap, no duplicate.'
         : '✗ Replay went wrong: ' + demo.duplicates + ' duplicates, ' + demo.disorder + ' out of order.',
     );
+    $('drop').disabled = false;
+  }
+
+  // The hub says so when its history no longer reaches back to the client's Last-Event-ID.
+  function resynced(data) {
+    const r = demo.replay;
+    if (!r || r.status !== 'pending') return;
+    r.status = 'gap';
+    showReplay('bad', '✗ The history no longer reaches back to #' + short(data.lastEventId) + ' (' + data.reason +
+      '): the hub said so with an ssehub-resync event instead of replaying part of it. Raise `history` to replay more.');
     $('drop').disabled = false;
   }
 

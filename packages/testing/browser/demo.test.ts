@@ -217,4 +217,31 @@ describe.each(ADAPTERS)('the demo page on %s', (adapter) => {
     expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(png.length).toBeGreaterThan(10_000);
   });
+  test('when the history no longer reaches back, the page is told so (ssehub-resync) instead of getting part of it', async () => {
+    await example.close();
+    example = await startExample(adapter, { history: 2, retry: 250 });
+    const hub = example.demo.hub;
+    const page = await open('frank');
+    const before = (await pageState(page)).lastEventId;
+    expect(before).toBe(hub.lastEventId);
+
+    // The drop publishes four events (the new count and three messages): more than the history keeps.
+    await page.click('#drop');
+    await inPage(page, () => window.ssehubDemo.replay?.status === 'gap', undefined, 20_000);
+    await settle(page, 'after the resync');
+
+    const state = await pageState(page);
+    expect(state.reconnects).toBe(1);
+    const resync = state.events.filter((e) => e.type === 'ssehub-resync');
+    expect(resync).toHaveLength(1);
+    expect(resync[0]!.data).toEqual({ reason: 'expired', lastEventId: before, hubLastEventId: resync[0]!.id });
+    // None of the missed messages arrived: no partial history passed off as complete. The resync
+    // event carries the head's id, so the next reconnect resumes from there.
+    expect(state.replay!.missed).toHaveLength(3);
+    expect((await texts(page)).filter((t) => t.includes('was disconnected'))).toEqual([]);
+    expect(resync[0]!.id).toBe(state.replay!.missed![2]);
+    expect(state.duplicates).toBe(0);
+    expect(state.disorder).toBe(0);
+    await expect(page.locator('#replay').textContent()).resolves.toContain('ssehub-resync');
+  });
 });
