@@ -139,6 +139,8 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private sharedPos = 0;
   /** Shared replays waiting for this hub to reach a position some other hub already delivered. */
   private readonly posWaiters = new Set<PosWaiter>();
+  /** Shared replays in progress, each collecting what this hub applies meanwhile. */
+  private readonly taps = new Set<TapItem[]>();
   private resets = 0;
   /** Broadcast ids with a backplane: unique across processes without asking anyone. */
   private readonly uidPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-`;
@@ -270,7 +272,9 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (e.pos !== undefined) this.sharedPos = e.pos;
     // `data` is already the wire text, so every hub encodes the bytes the publishing hub would have.
     const bytes = encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id);
-    this.fanOut({ seq: ++this.seq, id: e.id, bytes, channel: e.channel, to: e.to, message: toDelivered(e) });
+    const entry: Entry = { seq: ++this.seq, id: e.id, bytes, channel: e.channel, to: e.to, message: toDelivered(e) };
+    this.fanOut(entry);
+    if (this.taps.size) for (const t of this.taps) if (t.length <= MAX_TAP) t.push({ pos: e.pos, entry });
     if (this.posWaiters.size) this.wakePosWaiters();
   }
 
@@ -302,46 +306,45 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private replayShared(c: Connection, lastEventId: string | undefined, prelude: Uint8Array[]): void {
     c.skipUpTo = Infinity;
     const resets = this.resets;
-    const cut = () => {
+    const upTo = this.sharedPos;
+    // Entries applied while Redis answers: exactly those after `upTo`, in order.
+    const tap: TapItem[] = [];
+    this.taps.add(tap);
+    const finish = (after: number) => {
+      this.taps.delete(tap);
+      if (tap.length > MAX_TAP) return gap('unavailable');
+      for (const t of tap) if ((t.pos === undefined || t.pos > after) && visible(c, t.entry)) prelude.push(t.entry.bytes);
       c.skipUpTo = this.seq;
       this.start(c, prelude);
     };
     const gap = (reason: string) => {
+      this.taps.delete(tap);
       c.skipUpTo = this.seq;
       if (lastEventId === undefined) this.start(c, prelude);
       else this.gap(c, lastEventId, reason, prelude);
     };
-    let rounds = 0;
-    const round = (after: string | number | undefined, upTo: number, seqAtUpTo: number): void => {
-      const done = (r: BackplaneReplay): void => {
-        if (c.closed || this.isClosed) return;
-        if (this.resets !== resets) return gap('expired');
-        if (r.kind === 'gap') return gap(r.reason);
-        for (const e of r.entries) {
-          if (e.to !== undefined ? e.to === c.clientId : e.channel === undefined || c.channels.has(e.channel)) {
-            prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
-          }
+    const done = (r: BackplaneReplay): void => {
+      if (c.closed || this.isClosed) return void this.taps.delete(tap);
+      if (this.resets !== resets) return gap('expired');
+      if (r.kind === 'gap') return gap(r.reason);
+      for (const e of r.entries) {
+        if (e.to !== undefined ? e.to === c.clientId : e.channel === undefined || c.channels.has(e.channel)) {
+          prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
         }
-        if (r.from > upTo) {
-          // The client saw more than this hub has applied yet: wait until this hub gets there.
-          return this.waitForPos(r.from, resets, (ok) => (ok && this.sharedPos === r.from ? cut() : gap('unavailable')));
-        }
-        if (this.seq === seqAtUpTo) return cut();
-        // Entries applied here since the read are in the local cache, in the same global order.
-        const first = this.history.firstSeq;
-        if (first !== undefined && first <= seqAtUpTo + 1) {
-          for (const e of this.history.after(seqAtUpTo)) if (visible(c, e)) prelude.push(e.bytes);
-          return cut();
-        }
-        if (++rounds < 8) return round(upTo, this.sharedPos, this.seq);
-        gap('unavailable');
-      };
-      this.backplane!.replay(after, upTo).then(done, (err) => {
-        this.onError(err);
-        if (!c.closed && !this.isClosed) gap('unavailable');
+      }
+      if (r.from <= upTo) return finish(upTo);
+      // The client saw more than this hub had applied: wait until this hub gets there.
+      this.waitForPos(r.from, resets, (ok) => {
+        if (c.closed || this.isClosed) this.taps.delete(tap);
+        else if (ok) finish(r.from);
+        else gap('unavailable');
       });
     };
-    round(lastEventId, this.sharedPos, this.seq);
+    this.backplane!.replay(lastEventId, upTo).then(done, (err) => {
+      this.onError(err);
+      if (c.closed || this.isClosed) this.taps.delete(tap);
+      else gap('unavailable');
+    });
   }
 
   private waitForPos(pos: number, resets: number, then: (ok: boolean) => void): void {
@@ -770,6 +773,14 @@ export class Hub<Events extends EventMap = UntypedEvents> {
 
 /** How long a shared replay waits for this hub to reach the position a client already saw. */
 const POS_WAIT_MS = 10_000;
+
+/** Entries one shared replay may collect while it waits; past it the replay becomes a gap. */
+const MAX_TAP = 100_000;
+
+interface TapItem {
+  readonly pos: number | undefined;
+  readonly entry: Entry;
+}
 
 interface PosWaiter {
   readonly pos: number;
