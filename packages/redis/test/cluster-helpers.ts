@@ -1,0 +1,118 @@
+import net from 'node:net';
+import { createHub, type Delivered, type Hub, type HubOptions } from '@ssehub/core';
+import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from '@ssehub/redis';
+import { startServer, type AdapterName, type StartOptions, type TestServer } from '../../testing/src/servers';
+import { waitUntil } from '../../testing/src/clients';
+
+/** One hub process, simulated: its own hub, backplane (own Redis connections) and HTTP server. */
+export interface Instance {
+  readonly name: string;
+  readonly hub: Hub;
+  readonly backplane: RedisBackplane;
+  readonly server: TestServer;
+  /** What the hub reported through `onError`. */
+  readonly errors: unknown[];
+  /** Every broadcast this hub's `listen()` saw, in order. */
+  readonly heard: Delivered[];
+}
+
+export interface ClusterOptions {
+  hub?: HubOptions;
+  backplane?: RedisBackplaneOptions;
+  sse?: StartOptions['sse'];
+}
+
+/** Starts one instance per adapter, all on the same Redis and prefix, and waits until each joined. */
+export async function startCluster(adapters: AdapterName[], options: ClusterOptions): Promise<Instance[]> {
+  const out: Instance[] = [];
+  for (const [i, adapter] of adapters.entries()) {
+    const errors: unknown[] = [];
+    const backplane = redisBackplane(options.backplane);
+    const hub = createHub({ heartbeat: 0, ...options.hub, backplane, onError: (err) => errors.push(err) });
+    const server = await startServer(adapter, hub, { sse: options.sse });
+    const heard: Delivered[] = [];
+    void (async () => {
+      for await (const m of hub.listen({ maxQueue: 1_000_000 })) heard.push(m);
+    })();
+    await backplane.ready();
+    out.push({ name: `${adapter}#${i}`, hub, backplane, server, errors, heard });
+  }
+  return out;
+}
+
+export async function stopCluster(instances: Instance[]): Promise<void> {
+  for (const i of instances) {
+    await i.hub.close();
+    await i.server.close();
+  }
+}
+
+/** Waits until every instance's `listen()` has seen `n` broadcasts. */
+export function waitHeard(instances: Instance[], n: number, ms = 10_000): Promise<void> {
+  return waitUntil(
+    () => instances.every((i) => i.heard.length >= n),
+    `every hub to hear ${n} broadcasts (${instances.map((i) => i.heard.length).join(', ')})`,
+    ms,
+  );
+}
+
+/**
+ * A round-robin TCP load balancer in front of the instances: each new connection goes to the next
+ * one, and `cut()` drops every open connection, so clients reconnect (to another instance).
+ */
+export class RoundRobin {
+  private next = 0;
+  private readonly open = new Set<net.Socket>();
+  private readonly server: net.Server;
+  port = 0;
+
+  constructor(private readonly ports: number[]) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.ports[this.next++ % this.ports.length]!, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.open.add(s);
+        s.on('close', () => this.open.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  get connections(): number {
+    return this.open.size / 2;
+  }
+
+  cut(): void {
+    for (const s of this.open) s.destroy();
+  }
+
+  close(): Promise<void> {
+    this.cut();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Whether a client with these channels and client id receives this broadcast. */
+export function visibleTo(m: Delivered, channels: readonly string[], clientId?: string): boolean {
+  if (m.clientId !== undefined) return m.clientId === clientId;
+  return m.channel === undefined || channels.includes(m.channel);
+}
+
+/**
+ * The events a client should have read: from the first one it read to the end of `global`,
+ * filtered to what it may see. Compared with what it read, this checks no loss, no duplicate,
+ * same order.
+ */
+export function expectedFrom(global: Delivered[], firstId: string, channels: readonly string[], clientId?: string): string[] {
+  const start = global.findIndex((m) => m.id === firstId);
+  if (start === -1) throw new Error(`the first id a client read (${firstId}) is not in the global order`);
+  return global.slice(start).filter((m) => visibleTo(m, channels, clientId)).map((m) => m.id);
+}

@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+
+/** The shared Redis the suite talks to (`.ci/run` makes sure one runs there). */
+export const REDIS_URL = process.env.SSEHUB_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * Throws unless Redis answers PING: the suite fails, never skips, without Redis (in CI and out).
+ */
+export async function requireRedis(url = REDIS_URL): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    expect(await r.ping()).toBe('PONG');
+  } catch (err) {
+    throw new Error(
+      `The Redis suite needs a redis-server at ${url} (CI=${process.env.CI ?? ''}); start one with ` +
+        '`redis-server --save "" --appendonly no` or set SSEHUB_REDIS_URL.',
+      { cause: err },
+    );
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A key prefix no other test uses. */
+export function uniquePrefix(name: string): string {
+  return `ssehub-test-${name}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes the keys of one prefix (the backplane's four keys share its hash tag). */
+export async function dropPrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const r = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    await r.del(...['log', 'index', 'pos', 'epoch'].map((k) => `{${prefix}}:${k}`));
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * A redis-server of the test's own on a spare port, which the test stops and restarts. Without
+ * `persist` it keeps nothing across a restart (a reset); with it, an append-only file in a temp dir.
+ */
+export class OwnRedis {
+  private proc: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'ssehub-redis-'));
+
+  private constructor(
+    readonly port: number,
+    private readonly persist: boolean,
+  ) {}
+
+  static async start(options: { persist?: boolean } = {}): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort(), options.persist ?? false);
+    await r.start();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir];
+    args.push('--appendonly', this.persist ? 'yes' : 'no');
+    if (this.persist) args.push('--appendfsync', 'always');
+    this.proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const until = Date.now() + 5000;
+    for (;;) {
+      try {
+        await requireRedis(this.url);
+        return;
+      } catch (err) {
+        if (Date.now() > until) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /** Stops the server (SIGTERM: with `persist`, the append-only file is complete). */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    this.proc = undefined;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
