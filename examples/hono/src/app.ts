@@ -17,11 +17,11 @@ export function createApp(demo: Demo): Hono {
   // The page calls these; each is a hub.broadcast / broadcastTo / disconnect (see the shared Demo).
   app.post('/demo/publish', async (c) => {
     const { status, body } = demo.publish(await c.req.json().catch(() => undefined));
-    return c.json(body, status as 200);
+    return c.json(body, status);
   });
   app.post('/demo/drop', async (c) => {
     const { status, body } = demo.drop(await c.req.json().catch(() => undefined));
-    return c.json(body, status as 200);
+    return c.json(body, status);
   });
 
   for (const path of ['/', '/demo.js', '/demo.css']) {

@@ -32,7 +32,7 @@ export interface DemoOptions {
 
 /** An answer of a demo route: the framework sends `body` as JSON with `status`. */
 export interface DemoReply {
-  status: number;
+  status: 200 | 400 | 404;
   body: Record<string, unknown>;
 }
 
