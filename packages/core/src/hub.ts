@@ -84,6 +84,9 @@ export interface HubEvents {
 
 const HEARTBEAT = encodeComment();
 const NONE: ReadonlySet<Connection> = new Set();
+const NO_CHANNELS: ReadonlySet<string> = new Set();
+/** What a connection has pending after a write; shared, so a write allocates nothing (enqueue replaces it). */
+const NO_FRAMES: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 /** Frames larger than this are written at once rather than coalesced with the rest of the turn. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -380,8 +383,10 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   connect(sink: Sink, params: ConnectParams = {}): Client {
     this.assertOpen();
     if (this.full) throw new SseHubError(`ssehub: maxClients (${this.maxClients}) reached`, 'HUB_FULL');
-    const channels = new Set<string>();
-    for (const ch of params.channels ?? []) if (typeof ch === 'string' && ch !== '') channels.add(ch);
+    const named = new Set<string>();
+    for (const ch of params.channels ?? []) if (typeof ch === 'string' && ch !== '') named.add(ch);
+    // Most streams join no channel: they share one empty set instead of keeping one each.
+    const channels: ReadonlySet<string> = named.size ? named : NO_CHANNELS;
     const clientId = params.clientId === '' ? undefined : params.clientId;
     const lastEventId = params.lastEventId === '' ? undefined : params.lastEventId;
     const c = new Connection(String(++this.connSeq), sink, clientId, channels, lastEventId);
@@ -531,7 +536,9 @@ export class Hub<Events extends EventMap = UntypedEvents> {
 
   private enqueue(c: Connection, bytes: Uint8Array, seq: number): void {
     if (c.closed || seq <= c.skipUpTo) return;
-    c.pending.push(bytes);
+    // Most turns queue one frame per client: a one-element array is the smallest allocation for it.
+    if (c.pending.length === 0) c.pending = [bytes];
+    else c.pending.push(bytes);
     c.pendingBytes += bytes.byteLength;
     if (c.congested) {
       if (c.pendingBytes + c.sink.bufferedBytes > this.maxBufferedBytes) this.evict(c, 'buffer');
@@ -580,7 +587,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
         shared.bytes = bytes;
       }
     }
-    c.pending = [];
+    c.pending = NO_FRAMES;
     c.pendingBytes = 0;
     let ok: boolean;
     try {
