@@ -23,6 +23,11 @@ export interface RedisBackplaneOptions {
   maxOutbox?: number;
   /** Milliseconds one XREAD blocks waiting for new entries. Default: 5000. */
   block?: number;
+  /**
+   * Milliseconds a command (or an XREAD past its block time) may take before the connection is
+   * deemed hung and is reset; a broadcast whose publish times out is delivered locally. Default: 2000.
+   */
+  timeout?: number;
 }
 
 /** The Redis server a backplane connects to when given no `url`. */
@@ -55,6 +60,7 @@ export class RedisBackplane implements Backplane {
   private readonly batch: number;
   private readonly maxOutbox: number;
   private readonly block: number;
+  private readonly timeout: number;
   /** This data set's token; a different one after a reconnect means Redis lost the history. */
   private epoch: string | undefined;
   /** Position of the last entry read (and delivered) from the stream. */
@@ -84,8 +90,9 @@ export class RedisBackplane implements Backplane {
       batch = 500,
       maxOutbox = 10_000,
       block = 5000,
+      timeout = 2000,
     } = options;
-    for (const [name, v] of Object.entries({ maxLen, batch, maxOutbox, block })) {
+    for (const [name, v] of Object.entries({ maxLen, batch, maxOutbox, block, timeout })) {
       if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`ssehub/redis: option ${name} must be an integer >= 1`);
     }
     if (typeof prefix !== 'string' || prefix === '') throw new TypeError('ssehub/redis: option prefix must be a non-empty string');
@@ -96,6 +103,7 @@ export class RedisBackplane implements Backplane {
     this.batch = batch;
     this.maxOutbox = maxOutbox;
     this.block = block;
+    this.timeout = timeout;
     const base: RedisOptions = {
       lazyConnect: true,
       // Fail fast while disconnected: the outbox, not ioredis's unbounded queue, holds what waits.
@@ -103,9 +111,10 @@ export class RedisBackplane implements Backplane {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      connectTimeout: timeout,
       ...redis,
     };
-    this.cmd = new Redis(url, base) as Redis & ScriptCommands;
+    this.cmd = new Redis(url, { commandTimeout: timeout, ...base }) as Redis & ScriptCommands;
     this.reader = new Redis(url, { ...base, commandTimeout: undefined }) as Redis & ScriptCommands;
     for (const r of [this.cmd, this.reader]) {
       r.defineCommand('ssehubPublish', { numberOfKeys: 4, lua: PUBLISH });
@@ -155,8 +164,9 @@ export class RedisBackplane implements Backplane {
       void this.flush();
       return;
     }
-    this.send(record, false).then(undefined, () => {
+    this.send(record, false).then(undefined, (err: unknown) => {
       if (this.inFlight.delete(record.uid)) this.deliverHere(record);
+      this.resetIfHung(this.cmd, err);
     });
   }
 
@@ -238,6 +248,7 @@ export class RedisBackplane implements Backplane {
         results.forEach((r, i) => {
           const q = chunk[i]!;
           // Failed and not seen by the reader: it stays queued, and is delivered here if it was not yet.
+          if (r.status === 'rejected') this.resetIfHung(this.cmd, r.reason);
           if (r.status === 'rejected' && this.inFlight.delete(q.record.uid)) {
             failed.add(q);
             if (!q.local) {
@@ -262,9 +273,12 @@ export class RedisBackplane implements Backplane {
     while (!this.closed) {
       try {
         if (!this.synced) await this.sync();
-        const reply = (await this.reader.call(
+        const read = this.reader.call(
           'XREAD', 'COUNT', this.batch, 'BLOCK', this.block, 'STREAMS', this.keys[0], `${this.lastPos}-0`,
-        )) as [string, [string, string[]][]][] | null;
+        ) as Promise<[string, [string, string[]][]][] | null>;
+        // A server that stopped answering (not closed) would block the reader forever: reset it.
+        const watchdog = setTimeout(() => this.reader.disconnect(true), this.block + this.timeout);
+        const reply = await read.finally(() => clearTimeout(watchdog));
         if (this.closed || !this.synced) continue;
         if (reply) for (const [sid, fields] of reply[0]![1]) this.onEntry(posOf(sid), fields);
       } catch (err) {
@@ -285,7 +299,9 @@ export class RedisBackplane implements Backplane {
   private async sync(): Promise<void> {
     await this.untilReady();
     if (this.closed) return;
-    const [epoch, head, oldest] = await this.reader.ssehubState(...this.keys, newEpoch());
+    const state = this.reader.ssehubState(...this.keys, newEpoch());
+    const watchdog = setTimeout(() => this.reader.disconnect(true), this.timeout);
+    const [epoch, head, oldest] = await state.finally(() => clearTimeout(watchdog));
     if (this.epoch === undefined) {
       // First contact: live from the head on; older entries are served by replay.
       this.lastPos = head;
@@ -315,6 +331,11 @@ export class RedisBackplane implements Backplane {
     this.inFlight.delete(entry.uid);
     if (this.deliveredLocally.delete(entry.uid)) this.handler!.advance(pos);
     else this.handler!.deliver(entry);
+  }
+
+  /** A command that timed out means a hung server: reset the connection so everything fails over at once. */
+  private resetIfHung(r: Redis, err: unknown): void {
+    if (!this.closed && err instanceof Error && /timed out/i.test(err.message) && r.status === 'ready') r.disconnect(true);
   }
 
   /** After a reset only broadcasts still in the outbox can come back; forget the rest. */

@@ -157,3 +157,27 @@ test('while Redis is down nothing grows without bound, replays answer with the g
   expect(ids(cb)).toEqual([ids(ca)[0], ...sent.slice(480)]);
   expect(a.backplane.outboxSize).toBe(0);
 });
+
+test('a hung Redis (frozen, connections open) is detected by timeouts: local delivery resumes, and all is sent once it answers again', async () => {
+  const [a, b] = await start(false, { backplane: { timeout: 300, block: 500 } });
+  const ca = await open(a);
+  const cb = await open(b);
+  a.hub.broadcast({ data: 'first' });
+  await waitHeard(cluster, 1);
+
+  redis!.pause();
+  const sent = Array.from({ length: 5 }, (_, n) => a.hub.broadcast({ data: `hung ${n}` }));
+  // The publishes time out, the connection is reset, and a's own client gets them without Redis.
+  await ca.waitForEvents(6, 5000);
+  expect(ids(ca).slice(1)).toEqual(sent);
+  await waitUntil(() => !a.backplane.connected, 'a to give up on the hung connection');
+  const later = a.hub.broadcast({ data: 'while hung' });
+  await ca.waitForEvents(7);
+
+  redis!.resume();
+  await waitUntil(() => cluster.every((i) => i.backplane.connected), 'every backplane to reconnect', 15_000);
+  await cb.waitForEvents(7, 10_000);
+  await sleep(100);
+  expect(ids(cb)).toEqual([ids(ca)[0], ...sent, later]);
+  expect(ids(cb, 'ssehub-resync')).toEqual([]);
+});

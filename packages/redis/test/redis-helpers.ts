@@ -100,11 +100,21 @@ export class OwnRedis {
     }
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a hung host. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   /** Stops the server (SIGTERM: with `persist`, the append-only file is complete). */
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null) return;
     this.proc = undefined;
+    p.kill('SIGCONT');
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill('SIGTERM');
