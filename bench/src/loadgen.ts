@@ -114,13 +114,21 @@ function connect(i: number): Promise<boolean> {
   });
 }
 
+let resume: (() => void) | undefined;
+
 async function connectAll(): Promise<void> {
   let ok = 0;
   let failed = 0;
-  for (let i = 0; i < spec.clients; i += CONNECT_BATCH) {
+  for (let i = 0; i < spec.clients; ) {
+    const end = Math.min(spec.clients, i + CONNECT_BATCH, i < spec.pauseAt ? spec.pauseAt : Infinity);
     const batch: Promise<boolean>[] = [];
-    for (let j = i; j < Math.min(spec.clients, i + CONNECT_BATCH); j++) batch.push(connect(j));
+    for (let j = i; j < end; j++) batch.push(connect(j));
     for (const r of await Promise.all(batch)) r ? ok++ : failed++;
+    i = end;
+    if (i === spec.pauseAt && i < spec.clients) {
+      send({ type: 'half', ok });
+      await new Promise<void>((r) => (resume = r));
+    }
   }
   send({ type: 'connected', ok, failed });
 }
@@ -148,7 +156,8 @@ function watch(events: number, quietMs: number): void {
 }
 
 process.on('message', (msg: ToLoad) => {
-  if (msg.type === 'expect') watch(msg.events, msg.quietMs);
+  if (msg.type === 'resume') resume?.();
+  else if (msg.type === 'expect') watch(msg.events, msg.quietMs);
   else if (msg.type === 'close') {
     for (const c of conns) c.socket.destroy();
     process.exit(0);

@@ -4,7 +4,7 @@
  * The data carries its send time (process.hrtime, the same monotonic clock in every process).
  */
 
-/** Bytes of one event on the SSE wire, id and data lines and the blank line included. */
+/** Bytes of one event on the SSE wire, id and data lines and the blank line included (scenarios a-c). */
 export const EVENT_BYTES = 128;
 
 /** A 16-digit event id, the width of the ids the hub assigns (Date.now() * 1000 + seq). */
@@ -13,15 +13,15 @@ export function eventId(n: number): string {
 }
 
 /**
- * The data text of event `n`, padded so that the event is EVENT_BYTES long once the server's own
+ * The data text of event `n`, padded so that the event is `size` bytes long once the server's own
  * framing (`overhead` bytes: `id: ...\n`, `data: `, `\n\n`, and `event: message\n` for better-sse)
  * is added.
  */
-export function eventData(n: number, overhead: number): string {
+export function eventData(n: number, overhead: number, size = EVENT_BYTES): string {
   const t = String(process.hrtime.bigint()).padStart(16, '0');
   const head = `{"t":"${t}","n":"${String(n).padStart(6, '0')}","p":"`;
-  const pad = EVENT_BYTES - overhead - head.length - 2;
-  if (pad < 0) throw new Error(`bench: EVENT_BYTES too small for overhead ${overhead}`);
+  const pad = size - overhead - head.length - 2;
+  if (pad < 0) throw new Error(`bench: event size ${size} too small for overhead ${overhead}`);
   return `${head}${'x'.repeat(pad)}"}`;
 }
 
@@ -29,6 +29,6 @@ export function eventData(n: number, overhead: number): string {
 export const PLAIN_OVERHEAD = 'id: \n'.length + 16 + 'data: '.length + 2;
 
 /** The plain event text: what the hub, node:http and the raw writer send. */
-export function plainEvent(n: number): string {
-  return `id: ${eventId(n)}\ndata: ${eventData(n, PLAIN_OVERHEAD)}\n\n`;
+export function plainEvent(n: number, size = EVENT_BYTES): string {
+  return `id: ${eventId(n)}\ndata: ${eventData(n, PLAIN_OVERHEAD, size)}\n\n`;
 }

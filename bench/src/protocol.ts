@@ -12,6 +12,8 @@ export interface LoopSpec {
   burst: number;
   /** Events per second, paced by timers; 0 publishes as fast as the loop turns. */
   rate: number;
+  /** Bytes of each event on the SSE wire. */
+  size: number;
 }
 
 export type ToServer =
@@ -21,7 +23,7 @@ export type ToServer =
 
 export type FromServer =
   | { type: 'ready'; port: number }
-  | { type: 'mem'; rss: number; heapUsed: number; clients: number }
+  | { type: 'mem'; rss: number; heapUsed: number; heapTotal: number; external: number; clients: number }
   | { type: 'started'; startNs: string }
   | { type: 'published'; endNs: string }
   | { type: 'stats'; cpuUs: number; maxRss: number; rss: number; evicted: number; clients: number };
@@ -34,13 +36,17 @@ export interface LoadSpec {
   samples: number;
   /** Of them, how many stop reading once the headers arrive (scenario d). */
   stalled: number;
+  /** After this many connections, report `half` and wait for `resume` (memory is measured there). */
+  pauseAt: number;
 }
 
 export type ToLoad =
+  | { type: 'resume' }
   | { type: 'expect'; events: number; quietMs: number }
   | { type: 'close' };
 
 export type FromLoad =
+  | { type: 'half'; ok: number }
   | { type: 'connected'; ok: number; failed: number }
   | {
       type: 'done';

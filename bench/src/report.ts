@@ -16,7 +16,10 @@ export interface CaseResult {
   cpuUsPerDelivery: number;
   deliveriesPerSec: number;
   latencyUs: { p50: number; p99: number; max: number; n: number };
+  /** RSS per idle connection: the RSS slope over the second half of the connections. */
   idleBytesPerConn: number;
+  /** V8 heap per idle connection, over the same half. */
+  idleHeapPerConn: number;
   baseRss: number;
   peakRss: number;
   evicted: number;
@@ -113,13 +116,14 @@ export function markdown(run: RunResult): string {
   for (const sc of run.scenarios) {
     lines.push(`**(${sc.id}) ${sc.title}**`);
     lines.push('');
-    lines.push('| server | CPU µs/delivery | deliveries/s | p50 ms | p99 ms | max ms | idle KiB/conn | peak RSS MiB | complete | evicted |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('| server | CPU µs/delivery | deliveries/s | p50 ms | p99 ms | max ms | idle RSS KiB/conn | idle heap KiB/conn | peak RSS MiB | complete | evicted |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of sc.results) {
       lines.push(
         `| ${r.server} | ${fmt(r.cpuUsPerDelivery)} | ${Math.round(r.deliveriesPerSec).toLocaleString('en-US')} | ` +
           `${fmt(r.latencyUs.p50 / 1000, 1)} | ${fmt(r.latencyUs.p99 / 1000, 1)} | ${fmt(r.latencyUs.max / 1000, 1)} | ` +
-          `${fmt(r.idleBytesPerConn / 1024, 1)} | ${fmt(r.peakRss / 1048576, 0)} | ${r.complete}/${r.readers} | ${r.evicted} |`,
+          `${fmt(r.idleBytesPerConn / 1024, 1)} | ${fmt(r.idleHeapPerConn / 1024, 1)} | ${fmt(r.peakRss / 1048576, 0)} | ` +
+          `${r.complete}/${r.readers} | ${r.evicted} |`,
       );
     }
     lines.push('');

@@ -31,10 +31,18 @@ async function runCase(sc: Scenario, kind: ServerKind): Promise<CaseResult> {
     const { port } = await server.next('ready');
     server.send({ type: 'mem' });
     const before = await server.next('mem');
-    const spec: LoadSpec = { port, clients: sc.clients, samples: sc.samples, stalled: sc.stalled };
+    // Memory per connection is the slope over the second half of the connections: the first half
+    // has warmed the code paths and grown the young generation, one-time costs that are not per connection.
+    const pauseAt = Math.floor(sc.clients / 2);
+    const spec: LoadSpec = { port, clients: sc.clients, samples: sc.samples, stalled: sc.stalled, pauseAt };
     load = new Child<ToLoad, FromLoad>('loadgen.ts', [JSON.stringify(spec)], 'loadgen');
+    await load.next('half', 300_000);
+    await sleep(300);
+    server.send({ type: 'mem' });
+    const half = await server.next('mem');
+    load.send({ type: 'resume' });
     const connected = await load.next('connected', 300_000);
-    await sleep(500);
+    await sleep(300);
     server.send({ type: 'mem' });
     const idle = await server.next('mem');
 
@@ -60,7 +68,8 @@ async function runCase(sc: Scenario, kind: ServerKind): Promise<CaseResult> {
       cpuUsPerDelivery: stats.cpuUs / Math.max(1, delivered),
       deliveriesPerSec: delivered / seconds,
       latencyUs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, n: lat.length },
-      idleBytesPerConn: (idle.rss - before.rss) / Math.max(1, idle.clients),
+      idleBytesPerConn: (idle.rss - half.rss) / Math.max(1, idle.clients - half.clients),
+      idleHeapPerConn: (idle.heapUsed - half.heapUsed) / Math.max(1, idle.clients - half.clients),
       baseRss: before.rss,
       peakRss: stats.maxRss,
       evicted: stats.evicted,

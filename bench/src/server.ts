@@ -21,8 +21,8 @@ import type { FromServer, LoopSpec, ServerKind, ToServer } from './protocol';
 
 interface UnderTest {
   server: net.Server;
-  /** Publishes event `n` to every connection. */
-  publish(n: number): void;
+  /** Publishes event `n`, `size` bytes on the SSE wire, to every connection. */
+  publish(n: number, size: number): void;
   clients(): number;
   evicted(): number;
 }
@@ -50,7 +50,7 @@ function ssehub(kind: 'express' | 'koa' | 'hono'): UnderTest {
   }
   return {
     server,
-    publish: (n) => void hub.broadcast({ data: eventData(n, PLAIN_OVERHEAD) }),
+    publish: (n, size) => void hub.broadcast({ data: eventData(n, PLAIN_OVERHEAD, size) }),
     clients: () => hub.size,
     evicted: () => evicted,
   };
@@ -68,7 +68,7 @@ function betterSse(): UnderTest {
   const overhead = PLAIN_OVERHEAD + 'event: message\n'.length;
   return {
     server: http.createServer(app),
-    publish: (n) => void channel.broadcast(eventData(n, overhead), 'message', { eventId: eventId(n) }),
+    publish: (n, size) => void channel.broadcast(eventData(n, overhead, size), 'message', { eventId: eventId(n) }),
     clients: () => channel.sessionCount,
     evicted: () => 0,
   };
@@ -84,8 +84,8 @@ function nodeHttp(): UnderTest {
   });
   return {
     server,
-    publish: (n) => {
-      const buf = Buffer.from(plainEvent(n));
+    publish: (n, size) => {
+      const buf = Buffer.from(plainEvent(n, size));
       for (const res of streams) res.write(buf);
     },
     clients: () => streams.size,
@@ -115,8 +115,8 @@ function rawSocket(): UnderTest {
   });
   return {
     server,
-    publish: (n) => {
-      const event = Buffer.from(plainEvent(n));
+    publish: (n, size) => {
+      const event = Buffer.from(plainEvent(n, size));
       // One HTTP/1.1 chunk, framed once, the same bytes to every socket.
       const framed = Buffer.concat([Buffer.from(`${event.length.toString(16)}\r\n`), event, Buffer.from('\r\n')]);
       for (const s of sockets) s.write(framed);
@@ -153,7 +153,7 @@ async function runLoop(ut: UnderTest, loop: LoopSpec): Promise<void> {
   const periodNs = loop.rate > 0 ? 1e9 / loop.rate : 0;
   let n = 0;
   while (n < loop.events) {
-    for (let i = 0; i < loop.burst && n < loop.events; i++) ut.publish(++n);
+    for (let i = 0; i < loop.burst && n < loop.events; i++) ut.publish(++n, loop.size);
     if (periodNs > 0) {
       // Paced from the start time, so timer lateness does not accumulate.
       const due = Number(start) + n * periodNs;
@@ -183,7 +183,7 @@ function main(): void {
     if (msg.type === 'mem') {
       global.gc?.();
       const m = process.memoryUsage();
-      send({ type: 'mem', rss: m.rss, heapUsed: m.heapUsed, clients: ut.clients() });
+      send({ type: 'mem', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, clients: ut.clients() });
     } else if (msg.type === 'run') {
       cpuStart = process.cpuUsage();
       void runLoop(ut, msg.loop);
