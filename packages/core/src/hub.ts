@@ -309,14 +309,13 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private replayShared(c: Connection, lastEventId: string | undefined, prelude: Uint8Array[]): void {
     c.skipUpTo = Infinity;
     const resets = this.resets;
-    const upTo = this.sharedPos;
-    // Entries applied while Redis answers: exactly those after `upTo`, in order.
+    // Entries applied while Redis answers, in order: those after the last read's `upTo` complete it.
     const tap: TapItem[] = [];
     this.taps.add(tap);
-    const finish = (after: number) => {
+    const finish = (upTo: number) => {
       this.taps.delete(tap);
       if (tap.length > MAX_TAP) return gap('unavailable');
-      for (const t of tap) if ((t.pos === undefined || t.pos > after) && visible(c, t.entry)) prelude.push(t.entry.bytes);
+      for (const t of tap) if ((t.pos === undefined || t.pos > upTo) && visible(c, t.entry)) prelude.push(t.entry.bytes);
       c.skipUpTo = this.seq;
       this.start(c, prelude);
     };
@@ -326,28 +325,31 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       if (lastEventId === undefined) this.start(c, prelude);
       else this.gap(c, lastEventId, reason, prelude);
     };
-    const done = (r: BackplaneReplay): void => {
-      if (c.closed || this.isClosed) return void this.taps.delete(tap);
-      if (this.resets !== resets) return gap('expired');
-      if (r.kind === 'gap') return gap(r.reason);
-      for (const e of r.entries) {
-        if (e.to !== undefined ? e.to === c.clientId : e.channel === undefined || c.channels.has(e.channel)) {
-          prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
+    const read = (after: string | number | undefined, upTo: number): void => {
+      const done = (r: BackplaneReplay): void => {
+        if (c.closed || this.isClosed) return void this.taps.delete(tap);
+        if (this.resets !== resets) return gap('expired');
+        if (r.kind === 'gap') return gap(r.reason);
+        for (const e of r.entries) {
+          if (e.to !== undefined ? e.to === c.clientId : e.channel === undefined || c.channels.has(e.channel)) {
+            prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
+          }
         }
-      }
-      if (r.from <= upTo) return finish(upTo);
-      // The client saw more than this hub had applied: wait until this hub gets there.
-      this.waitForPos(r.from, resets, (ok) => {
+        if (r.from <= upTo) return finish(upTo);
+        // The client saw more than this hub had applied: once this hub gets there, read on from there.
+        this.waitForPos(r.from, resets, (ok) => {
+          if (c.closed || this.isClosed) this.taps.delete(tap);
+          else if (ok) read(r.from, this.sharedPos);
+          else gap('unavailable');
+        });
+      };
+      this.backplane!.replay(after, upTo).then(done, (err) => {
+        this.onError(err);
         if (c.closed || this.isClosed) this.taps.delete(tap);
-        else if (ok) finish(r.from);
         else gap('unavailable');
       });
     };
-    this.backplane!.replay(lastEventId, upTo).then(done, (err) => {
-      this.onError(err);
-      if (c.closed || this.isClosed) this.taps.delete(tap);
-      else gap('unavailable');
-    });
+    read(lastEventId, this.sharedPos);
   }
 
   private waitForPos(pos: number, resets: number, then: (ok: boolean) => void): void {

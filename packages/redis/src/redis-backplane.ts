@@ -172,6 +172,8 @@ export class RedisBackplane implements Backplane {
   }
 
   async replay(after: string | number | undefined, upTo: number): Promise<BackplaneReplay> {
+    // A client that arrives while the backplane is still joining waits for it (up to `timeout`).
+    if (this.epoch === undefined) await Promise.race([this.firstSync, sleep(this.timeout)]);
     let from: number;
     if (typeof after === 'string') {
       const pos = await this.cmd.hget(this.keys[1], `i:${after}`);

@@ -2,7 +2,10 @@
  * Several hub instances (separate hubs, backplanes and HTTP servers behind different adapters) on one
  * real Redis act as one hub: live delivery, ids and order, and replay when a client moves.
  */
+import { createHub } from '@ssehub/core';
+import { redisBackplane } from '@ssehub/redis';
 import { HttpStream, EsClient, sleep, waitUntil } from '../../testing/src/clients';
+import { startServer } from '../../testing/src/servers';
 import { dropPrefix, requireRedis, uniquePrefix, REDIS_URL } from './redis-helpers';
 import type { AdapterName } from '../../testing/src/servers';
 import { expectedFrom, RoundRobin, startCluster, stopCluster, waitHeard, type ClusterOptions, type Instance } from './cluster-helpers';
@@ -240,4 +243,43 @@ test('broadcastTo is replayed across instances to that client id only', async ()
   await other.waitForEvents(1);
   await sleep(50);
   expect(other.events.map((e) => e.data)).toEqual(['for all, last']);
+});
+
+test('a client that arrives at an instance still joining, with an id it has not reached, gets exactly what follows it', async () => {
+  const [a] = await start({}, ['express']);
+  const ids: string[] = [];
+  for (let n = 0; n < 10; n++) ids.push(a.hub.broadcast({ data: `n${n}` }));
+  await waitHeard(cluster, 10);
+  // A new instance, not awaited: its hub has applied nothing when the client arrives.
+  const backplane = redisBackplane({ url: REDIS_URL, prefix });
+  const hub = createHub({ heartbeat: 0, backplane });
+  const server = await startServer('koa', hub);
+  cleanups.push(async () => {
+    await hub.close();
+    await server.close();
+  });
+  const s = await HttpStream.open(`${server.origin}/events`, { 'Last-Event-ID': ids[3]! });
+  streams.push(s);
+  await s.waitForEvents(6);
+  const next = a.hub.broadcast({ data: 'live' });
+  await s.waitForEvents(7);
+  await sleep(50);
+  expect(s.events.map((e) => e.id)).toEqual([...ids.slice(4), next]);
+});
+
+test('a client that moves to an instance lagging behind it waits there until that instance catches up, then gets only what follows', async () => {
+  const [a] = await start({}, ['hono']);
+  // b reads one entry per round trip, so a burst leaves it behind a.
+  const b = (await startCluster(['express'], { backplane: { url: REDIS_URL, prefix, batch: 1 } }))[0]!;
+  cluster.push(b);
+  const onA = await open(a);
+  const burst = Array.from({ length: 300 }, (_, n) => a.hub.broadcast({ data: `burst ${n}` }));
+  await onA.waitForEvents(300);
+  expect(b.heard.length).toBeLessThan(300);
+  const onB = await open(b, '', { 'Last-Event-ID': burst[299]! });
+  await waitHeard([b], 300);
+  const next = a.hub.broadcast({ data: 'after the burst' });
+  await onB.waitForEvents(1);
+  await sleep(100);
+  expect(onB.events.map((e) => e.id)).toEqual([next]);
 });
