@@ -145,6 +145,7 @@ export class RedisBackplane implements Backplane {
     return this.outbox.length;
   }
 
+  /** Called by `createHub`: connects both Redis connections and starts reading the stream. */
   attach(handler: BackplaneHandler): void {
     if (this.handler) throw new TypeError('ssehub/redis: a backplane serves one hub; create one per hub');
     this.handler = handler;
@@ -153,6 +154,7 @@ export class RedisBackplane implements Backplane {
     this.loop = this.readLoop();
   }
 
+  /** Appends a broadcast to the stream; while Redis is unreachable, delivers it here and keeps it in the outbox. */
   publish(record: BackplaneRecord): void {
     if (this.closed) return;
     if (!this.connected) {
@@ -171,6 +173,7 @@ export class RedisBackplane implements Backplane {
     });
   }
 
+  /** Reads the stream after an id (via the index) or a position, up to `upTo`, in `batch`-sized pages. */
   async replay(after: string | number | undefined, upTo: number): Promise<BackplaneReplay> {
     // A client that arrives while the backplane is still joining waits for it (up to `timeout`).
     if (this.epoch === undefined) await Promise.race([this.firstSync, sleep(this.timeout)]);
@@ -204,6 +207,7 @@ export class RedisBackplane implements Backplane {
     return { kind: 'replay', from, entries };
   }
 
+  /** Called by `hub.close()`: disconnects at once; broadcasts still in the outbox are dropped. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
