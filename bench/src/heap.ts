@@ -5,6 +5,8 @@
  * The clients are in the same process: their share is the same in every variant.
  */
 import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +19,7 @@ import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
 
-const VARIANTS = ['node-http', 'node-http + ssehub', 'express', 'express + ssehub', 'koa', 'koa + ssehub', 'hono', 'hono + ssehub'];
+const VARIANTS = ['node-http', 'node-http + ssehub', 'express', 'express + ssehub', 'koa', 'koa + ssehub', 'hono (Web stream)', 'hono + ssehub (Node response)'];
 const HEAD = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' };
 const WARM = 500;
 const MEASURED = 2000;
@@ -54,7 +56,7 @@ function server(variant: string): net.Server {
     }
     default: {
       const app = new Hono();
-      if (variant === 'hono') {
+      if (variant === 'hono (Web stream)') {
         // The bare Hono stream: a Web ReadableStream that stays open.
         app.get('/events', () => new Response(new ReadableStream({ start: (c) => void held.push(c) }), { headers: HEAD }));
       } else app.get('/events', honoSse(hub));
@@ -100,13 +102,15 @@ async function main(): Promise<void> {
     process.send!(await measure(variant));
     process.exit(0);
   }
-  const rows: string[] = ['| server | V8 heap per open stream (KiB) |', '| --- | ---: |'];
+  const rows: string[] = ['| server | V8 heap per open stream, server and client socket in one process (KiB) |', '| --- | ---: |'];
   for (const v of VARIANTS) {
     const child = fork(__filename, [v], { execArgv: ['--import', 'tsx', '--expose-gc'] });
     const bytes = await new Promise<number>((resolve) => child.once('message', (m) => resolve(m as number)));
     rows.push(`| ${v} | ${(bytes / 1024).toFixed(2)} |`);
     console.log(rows[rows.length - 1]);
   }
+  const out = path.join(__dirname, '..', 'results', 'heap.md');
+  writeFileSync(out, `Heap per open stream, ${new Date().toISOString()} (\`pnpm --filter @ssehub/bench heap\`):\n\n${rows.join('\n')}\n`);
 }
 
 void main();

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Child } from './child';
 import type { FromLoad, FromServer, LoadSpec, ServerKind, ToLoad, ToServer } from './protocol';
+import { writeReadme } from './readme';
 import { writeResults, type CaseResult, type RunResult } from './report';
 import { FULL, SMOKE, type Scenario } from './scenarios';
 
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
   const out = arg('--out') ?? path.join(__dirname, '..', 'results');
   mkdirSync(out, { recursive: true });
   writeResults(result, out);
+  // Only a complete run into bench/results/ speaks for the README.
+  if (!only && !onlyServers && !arg('--out')) writeReadme(result, path.join(__dirname, '..', '..', 'README.md'));
 }
 
 main().catch((err) => {

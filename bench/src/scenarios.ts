@@ -3,7 +3,8 @@ import { SERVERS } from './protocol';
 
 /** One scenario of the issue, as the orchestrator runs it against each server. */
 export interface Scenario {
-  id: 'a' | 'b' | 'c' | 'd';
+  /** The issue's scenarios, and d0: (d)'s events with no stalled client, the baseline for its latency. */
+  id: 'a' | 'b' | 'c' | 'd' | 'd0';
   title: string;
   clients: number;
   /** Of them, how many stop reading once connected. */
@@ -67,6 +68,17 @@ export const FULL: Scenario[] = [
     loop: { events: 1500, burst: 1, rate: 0, size: 4096 },
     repeats: 1,
     servers: ALL,
+    quietMs: 5000,
+  },
+  {
+    id: 'd0',
+    title: "(d)'s 1,000 clients and 4 KiB events with none stalled: the latency baseline for (d)",
+    clients: 1000,
+    stalled: 0,
+    samples: 20,
+    loop: { events: 1500, burst: 1, rate: 0, size: 4096 },
+    repeats: 1,
+    servers: ['ssehub-express'],
     quietMs: 5000,
   },
 ];
