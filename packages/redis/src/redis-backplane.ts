@@ -287,7 +287,10 @@ export class RedisBackplane implements Backplane {
         const watchdog = setTimeout(() => this.reader.disconnect(true), this.block + this.timeout);
         const reply = await read.finally(() => clearTimeout(watchdog));
         if (this.closed || !this.synced) continue;
-        if (reply) for (const [sid, fields] of reply[0]![1]) this.onEntry(posOf(sid), fields);
+        if (reply) await this.onBatch(reply[0]![1]);
+        // Quiet for a whole block: check that the data set is still the one this hub reads (a FLUSHALL
+        // or an eviction restarts the positions below the cursor, where XREAD would never look).
+        else this.adopt(await this.readState());
       } catch (err) {
         if (this.closed) return;
         this.synced = false;
@@ -306,9 +309,21 @@ export class RedisBackplane implements Backplane {
   private async sync(): Promise<void> {
     await this.untilReady();
     if (this.closed) return;
+    this.adopt(await this.readState());
+    this.synced = true;
+    this.reportedDown = false;
+    this.resolveFirstSync();
+    void this.flush();
+  }
+
+  private async readState(): Promise<StateReply> {
     const state = this.reader.ssehubState(...this.keys, newEpoch());
     const watchdog = setTimeout(() => this.reader.disconnect(true), this.timeout);
-    const [epoch, head, oldest] = await state.finally(() => clearTimeout(watchdog));
+    return state.finally(() => clearTimeout(watchdog));
+  }
+
+  /** Compares where the log stands with where this hub is, and resets when they no longer fit. */
+  private adopt([epoch, head, oldest]: StateReply): void {
     if (this.epoch === undefined) {
       // First contact: live from the head on; older entries are served by replay.
       this.lastPos = head;
@@ -319,25 +334,32 @@ export class RedisBackplane implements Backplane {
       this.retainOutboxOnly();
       this.handler!.reset('epoch', this.lastPos);
     } else if (oldest > this.lastPos + 1) {
-      // Down longer than the history: what was trimmed meanwhile is gone for this hub.
+      // Further behind than the history: what was trimmed meanwhile is gone for this hub.
       this.lastPos = oldest - 1;
       this.handler!.reset('behind', this.lastPos);
     }
     this.epoch = epoch;
-    this.synced = true;
-    this.reportedDown = false;
-    this.resolveFirstSync();
-    void this.flush();
   }
 
-  private onEntry(pos: number, fields: string[]): void {
-    if (pos <= this.lastPos) return;
-    if (pos > this.lastPos + 1) this.handler!.reset('behind', pos - 1);
-    this.lastPos = pos;
-    const entry = fromFields(pos, fields);
-    this.inFlight.delete(entry.uid);
-    if (this.deliveredLocally.delete(entry.uid)) this.handler!.advance(pos);
-    else this.handler!.deliver(entry);
+  /** Delivers a batch in order; a hole in the positions is explained (reset, trim) before going on. */
+  private async onBatch(entries: [string, string[]][]): Promise<void> {
+    for (const [sid, fields] of entries) {
+      const pos = posOf(sid);
+      if (pos <= this.lastPos) continue;
+      if (pos > this.lastPos + 1) {
+        const before = this.lastPos;
+        this.adopt(await this.readState());
+        // A reset moved the cursor: read again from there.
+        if (this.lastPos !== before || this.closed) return;
+        this.lastPos = pos - 1;
+        this.handler!.reset('behind', this.lastPos);
+      }
+      this.lastPos = pos;
+      const entry = fromFields(pos, fields);
+      this.inFlight.delete(entry.uid);
+      if (this.deliveredLocally.delete(entry.uid)) this.handler!.advance(pos);
+      else this.handler!.deliver(entry);
+    }
   }
 
   /** A command that timed out means a hung server: reset the connection so everything fails over at once. */

@@ -3,6 +3,7 @@
  * delivery goes on, nothing grows without bound, the backplane reconnects by itself, what was
  * published meanwhile is delivered, and a Redis that lost its data is detected (new epoch).
  */
+import { Redis } from 'ioredis';
 import { HttpStream, sleep, waitUntil } from '../../testing/src/clients';
 import type { AdapterName } from '../../testing/src/servers';
 import { OwnRedis, requireRedis, uniquePrefix } from './redis-helpers';
@@ -180,4 +181,22 @@ test('a hung Redis (frozen, connections open) is detected by timeouts: local del
   await sleep(100);
   expect(ids(cb)).toEqual([ids(ca)[0], ...sent, later]);
   expect(ids(cb, 'ssehub-resync')).toEqual([]);
+});
+
+test('data flushed under a connected backplane (FLUSHALL, an eviction) is noticed within a block: resync, then the new data set', async () => {
+  const [a, b] = await start(false, { backplane: { block: 300 } });
+  const ca = await open(a);
+  const cb = await open(b);
+  for (let n = 0; n < 3; n++) a.hub.broadcast({ data: `before ${n}` });
+  await waitHeard(cluster, 3);
+  const admin = new Redis(redis!.url);
+  await admin.flushall();
+  admin.disconnect();
+  // Positions restart at 1, below every reader's cursor, where XREAD would never look.
+  const after = a.hub.broadcast({ data: 'after the flush' });
+  for (const c of [ca, cb]) {
+    await waitUntil(() => ids(c).includes(after), 'the broadcast after the flush', 10_000);
+    expect(c.events.map((e) => e.event)).toEqual(['message', 'message', 'message', 'ssehub-resync', 'message']);
+    expect(JSON.parse(c.events[3]!.data)).toMatchObject({ reason: 'backplane-epoch' });
+  }
 });
