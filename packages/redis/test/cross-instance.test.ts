@@ -283,3 +283,15 @@ test('a client that moves to an instance lagging behind it waits there until tha
   await sleep(100);
   expect(onB.events.map((e) => e.id)).toEqual([next]);
 });
+
+test('replayAll replays the shared history, not only what the instance saw, to a client with no Last-Event-ID', async () => {
+  const [a] = await start({ hub: { replayAll: true } }, ['hono']);
+  const ids = [a.hub.broadcast({ data: 'one' }), a.hub.broadcast({ data: 'two', channel: 'x' }), a.hub.broadcast({ data: 'three' })];
+  await waitHeard(cluster, 3);
+  const late = (await startCluster(['express'], { hub: { replayAll: true }, backplane: { url: REDIS_URL, prefix } }))[0]!;
+  cluster.push(late);
+  const s = await open(late);
+  await s.waitForEvents(2);
+  await sleep(50);
+  expect(s.events.map((e) => e.id)).toEqual([ids[0], ids[2]]);
+});
