@@ -272,12 +272,12 @@ test('a client that moves to an instance lagging behind it waits there until tha
   // b reads one entry per round trip, so a burst leaves it behind a.
   const b = (await startCluster(['express'], { backplane: { url: REDIS_URL, prefix, batch: 1 } }))[0]!;
   cluster.push(b);
-  const onA = await open(a);
-  const burst = Array.from({ length: 300 }, (_, n) => a.hub.broadcast({ data: `burst ${n}` }));
-  await onA.waitForEvents(300);
-  expect(b.heard.length).toBeLessThan(300);
-  const onB = await open(b, '', { 'Last-Event-ID': burst[299]! });
-  await waitHeard([b], 300);
+  const burst = Array.from({ length: 2000 }, (_, n) => a.hub.broadcast({ data: `burst ${n}` }));
+  // a reads 500 entries per round trip, b one: when a has them all, b is far behind.
+  await waitHeard([a], 2000);
+  expect(b.heard.length).toBeLessThan(2000);
+  const onB = await open(b, '', { 'Last-Event-ID': burst[1999]! });
+  await waitHeard([b], 2000, 20_000);
   const next = a.hub.broadcast({ data: 'after the burst' });
   await onB.waitForEvents(1);
   await sleep(100);
