@@ -2,7 +2,9 @@
 
 /** The servers under test. */
 export const SERVERS = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'better-sse', 'node-http', 'raw-socket'] as const;
-export type ServerKind = (typeof SERVERS)[number];
+/** Also run in (a): raw writes of pre-framed chunks on node:http's own sockets, the floor of any node:http server. */
+export const EXTRA_SERVERS = ['raw-http-socket'] as const;
+export type ServerKind = (typeof SERVERS)[number] | (typeof EXTRA_SERVERS)[number];
 
 /** How the server's own broadcast loop publishes. */
 export interface LoopSpec {

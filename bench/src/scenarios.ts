@@ -1,5 +1,5 @@
 import type { LoopSpec, ServerKind } from './protocol';
-import { SERVERS } from './protocol';
+import { EXTRA_SERVERS, SERVERS } from './protocol';
 
 /** One scenario of the issue, as the orchestrator runs it against each server. */
 export interface Scenario {
@@ -30,7 +30,7 @@ export const FULL: Scenario[] = [
     samples: 20,
     loop: { events: 500, burst: 1, rate: 0, size: 128 },
     repeats: 3,
-    servers: ALL,
+    servers: [...ALL, ...EXTRA_SERVERS],
     quietMs: 5000,
   },
   {

@@ -126,6 +126,28 @@ function rawSocket(): UnderTest {
   };
 }
 
+/** Pre-framed chunks written straight to the sockets of a node:http server, after its own headers. */
+function rawHttpSocket(): UnderTest {
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, SSE_HEAD);
+    res.flushHeaders();
+    const socket = res.socket!;
+    sockets.add(socket);
+    res.on('close', () => sockets.delete(socket));
+  });
+  return {
+    server,
+    publish: (n, size) => {
+      const event = Buffer.from(plainEvent(n, size));
+      const framed = Buffer.concat([Buffer.from(`${event.length.toString(16)}\r\n`), event, Buffer.from('\r\n')]);
+      for (const s of sockets) s.write(framed);
+    },
+    clients: () => sockets.size,
+    evicted: () => 0,
+  };
+}
+
 function create(kind: ServerKind): UnderTest {
   switch (kind) {
     case 'ssehub-express':
@@ -140,6 +162,8 @@ function create(kind: ServerKind): UnderTest {
       return nodeHttp();
     case 'raw-socket':
       return rawSocket();
+    case 'raw-http-socket':
+      return rawHttpSocket();
   }
 }
 
