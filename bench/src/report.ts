@@ -177,25 +177,19 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 }
 
-/** A horizontal bar chart: CPU µs per delivery per server in (a), (b) and (c), and (a) p99 latency. */
+/** A horizontal bar chart of the main figures: (a) CPU per delivery, (b) deliveries/s, (c) p99 latency, (d) peak RSS. */
 export function svg(run: RunResult): string {
-  const panels: { title: string; unit: string; rows: { server: ServerKind; value: number }[] }[] = [];
-  for (const sc of run.scenarios) {
-    if (sc.id === 'd' || sc.id === 'd0') continue;
-    panels.push({
-      title: `(${sc.id}) server CPU per delivery, lower is better`,
-      unit: 'µs',
-      rows: sc.results.map((r) => ({ server: r.server, value: r.cpuUsPerDelivery })),
-    });
-  }
-  const c = run.scenarios.find((s) => s.id === 'c') ?? run.scenarios.find((s) => s.id === 'a');
-  if (c) {
-    panels.push({
-      title: `(${c.id}) p99 latency, lower is better`,
-      unit: 'ms',
-      rows: c.results.map((r) => ({ server: r.server, value: r.latencyUs.p99 / 1000 })),
-    });
-  }
+  type Panel = { title: string; unit: string; digits: number; rows: { server: ServerKind; value: number }[] };
+  const panels: Panel[] = [];
+  const sc = (id: string) => run.scenarios.find((x) => x.id === id);
+  const panel = (id: string, title: string, unit: string, digits: number, value: (r: CaseResult) => number) => {
+    const s = sc(id);
+    if (s) panels.push({ title: `(${id}) ${title}`, unit, digits, rows: s.results.map((r) => ({ server: r.server, value: value(r) })) });
+  };
+  panel('a', 'server CPU per delivery, lower is better', 'µs', 2, (r) => r.cpuUsPerDelivery);
+  panel('b', 'deliveries per second with bursts of 10, higher is better', '/s', 0, (r) => r.deliveriesPerSec);
+  panel('c', 'p99 latency with 10,000 clients, lower is better', 'ms', 1, (r) => r.latencyUs.p99 / 1000);
+  panel('d', 'peak RSS with 100 stalled clients, lower is better', 'MiB', 0, (r) => r.peakRss / 1048576);
   const width = 720;
   const barH = 16;
   const labelW = 130;
@@ -210,7 +204,8 @@ export function svg(run: RunResult): string {
       const w = Number.isFinite(r.value) ? Math.max(1, (r.value / max) * plotW) : 0;
       parts.push(`<text x="${labelW - 6}" y="${y + 12}" text-anchor="end">${r.server}</text>`);
       parts.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[r.server]}"/>`);
-      parts.push(`<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 12}">${fmt(r.value)} ${p.unit}</text>`);
+      const shown = p.digits === 0 ? Math.round(r.value).toLocaleString('en-US') : fmt(r.value, p.digits);
+      parts.push(`<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 12}">${shown} ${p.unit}</text>`);
       y += barH + 4;
     }
     y += 12;
