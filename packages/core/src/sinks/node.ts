@@ -17,6 +17,9 @@ interface ResponseInternals {
 /**
  * A sink over a Node `http.ServerResponse` (Express, Koa, `@hono/node-server`, plain `node:http`).
  * Sends the status and headers at once, so the client's `open` fires before the first event.
+ * On a plain chunked HTTP/1.1 response it writes each event as a pre-framed chunk straight to the
+ * socket, framed once per broadcast for all recipients; otherwise (compression middleware,
+ * HTTP/1.0, HTTP/2) through `res.write`.
  */
 export class NodeSink implements Sink {
   private closed = false;
