@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { markdown, type RunResult } from './report';
+import { markdown, writeResults, type RunResult } from './report';
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
@@ -62,6 +62,10 @@ export function writeReadme(run: RunResult, readmePath: string): void {
 }
 
 if (require.main === module) {
-  const results = path.join(__dirname, '..', 'results', 'results.json');
-  writeReadme(JSON.parse(readFileSync(results, 'utf8')) as RunResult, path.join(__dirname, '..', '..', 'README.md'));
+  // Re-evaluates the targets of the stored run (the figures are not measured again), then rewrites
+  // the results files and the README section.
+  const dir = path.join(__dirname, '..', 'results');
+  const run = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResult;
+  writeResults(run, dir);
+  writeReadme(run, path.join(__dirname, '..', '..', 'README.md'));
 }

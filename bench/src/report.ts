@@ -84,7 +84,11 @@ export function evaluate(run: RunResult): Target[] {
     if (koa) add('(a) Koa CPU/delivery vs Express', koa.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.2, 'at most 1.2x');
     if (hono) add('(a) Hono CPU/delivery vs Express', hono.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.5, 'at most 1.5x');
     const node = a('node-http');
-    if (node) add('(a) idle memory/connection vs node:http', ex.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
+    if (node) {
+      add('(a) Express idle memory/connection vs node:http', ex.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
+      if (koa) add('(a) Koa idle memory/connection vs node:http', koa.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
+      if (hono) add('(a) Hono idle memory/connection vs node:http', hono.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
+    }
   }
   const b = (s: ServerKind) => find(run, 'b', s);
   const bex = b('ssehub-express');
@@ -95,7 +99,9 @@ export function evaluate(run: RunResult): Target[] {
   const cnode = c('node-http');
   if (cex && cnode) {
     add('(c) Express p99 latency vs node:http', cex.latencyUs.p99 / cnode.latencyUs.p99, 1.2, 'at most 1.2x');
-    add('(c) idle memory/connection vs node:http', cex.idleBytesPerConn / cnode.idleBytesPerConn, 1.2, 'at most 1.2x');
+    add('(c) Express idle memory/connection vs node:http', cex.idleBytesPerConn / cnode.idleBytesPerConn, 1.2, 'at most 1.2x');
+    const chono = c('ssehub-hono');
+    if (chono) add('(c) Hono idle memory/connection vs node:http', chono.idleBytesPerConn / cnode.idleBytesPerConn, 1.2, 'at most 1.2x');
   }
   const d = find(run, 'd', 'ssehub-express');
   const dsc = run.scenarios.find((s) => s.id === 'd');
