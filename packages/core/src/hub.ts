@@ -493,17 +493,17 @@ export class Hub<Events extends EventMap = UntypedEvents> {
 
   /** Ends every stream of one client id. @returns how many were ended. */
   disconnect(clientId: string): number {
-    const set = this.byClientId.get(clientId);
-    if (!set) return 0;
-    const list = [...set];
-    for (const c of list) this.remove(c, true);
-    return list.length;
+    return this.endAll(this.byClientId.get(clientId));
   }
 
   /** Ends every stream subscribed to `channel` (their clients may reconnect). @returns how many were ended. */
   closeChannel(channel: string): number {
-    const set = this.byChannel.get(channel);
+    return this.endAll(this.byChannel.get(channel));
+  }
+
+  private endAll(set: Set<Connection> | undefined): number {
     if (!set) return 0;
+    // A copy: `remove` deletes from the set being walked, and may delete the set itself.
     const list = [...set];
     for (const c of list) this.remove(c, true);
     return list.length;

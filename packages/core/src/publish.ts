@@ -10,7 +10,7 @@ import {
   type HeaderReader,
   type HttpAnswer,
 } from './access';
-import { validateMessage } from './encoder';
+import { concatBytes, validateMessage } from './encoder';
 import type { Hub } from './hub';
 import type { Message } from './message';
 
@@ -391,11 +391,5 @@ export async function readWebBody(request: Request, limit: number): Promise<Uint
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return chunks.length ? concatBytes(chunks, size) : new Uint8Array(0);
 }
