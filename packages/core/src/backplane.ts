@@ -22,7 +22,10 @@ export interface BackplaneRecord {
   readonly json: boolean;
   readonly event?: string;
   readonly retry?: number;
-  /** Only subscribers of this channel receive it. */
+  /**
+   * Only subscribers of this channel receive it. Several channels travel joined by LF, which no
+   * channel name may contain (see {@link sharedChannels}).
+   */
   readonly channel?: string;
   /** Only connections of this client id receive it (`broadcastTo`). */
   readonly to?: string;
@@ -91,7 +94,7 @@ export interface Backplane {
 
 /** The record a hub shares for one broadcast. `uid` is unique across hubs; the id defaults to it. */
 export function toRecord(
-  message: { data: unknown; event?: string; id?: string; retry?: number; channel?: string },
+  message: { data: unknown; event?: string; id?: string; retry?: number; channel?: string | readonly string[] },
   to: string | undefined,
   uid: string,
   data: string,
@@ -105,7 +108,7 @@ export function toRecord(
   if (message.event !== undefined) record.event = message.event;
   if (message.retry !== undefined) record.retry = message.retry;
   if (to !== undefined) record.to = to;
-  else if (message.channel !== undefined) record.channel = message.channel;
+  else if (message.channel !== undefined) record.channel = typeof message.channel === 'string' ? message.channel : message.channel.join('\n');
   return record;
 }
 
@@ -126,6 +129,15 @@ export function toDelivered(e: BackplaneEntry): Delivered {
   if (e.event !== undefined) m.event = e.event;
   if (e.retry !== undefined) m.retry = e.retry;
   if (e.to !== undefined) m.clientId = e.to;
-  else if (e.channel !== undefined) m.channel = e.channel;
+  else if (e.channel !== undefined) {
+    const channels = sharedChannels(e.channel)!;
+    m.channel = channels.length === 1 ? channels[0] : channels;
+  }
   return m;
+}
+
+/** The channels of a shared record's `channel` field (LF-joined when several), or undefined. */
+export function sharedChannels(channel: string | undefined): readonly string[] | undefined {
+  if (channel === undefined) return undefined;
+  return channel.includes('\n') ? [...new Set(channel.split('\n'))] : [channel];
 }

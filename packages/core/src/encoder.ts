@@ -17,7 +17,12 @@ export function validateMessage(msg: Message): void {
   checkField('event', msg.event);
   checkField('id', msg.id);
   if (msg.id === '') throw new TypeError('ssehub: message.id must not be empty (an empty id resets the client)');
-  checkField('channel', msg.channel);
+  if (Array.isArray(msg.channel)) {
+    if (msg.channel.length === 0) throw new TypeError('ssehub: message.channel must not be an empty list');
+    for (const ch of msg.channel) checkField('channel', ch);
+  } else {
+    checkField('channel', msg.channel);
+  }
   if (msg.retry !== undefined && !(Number.isSafeInteger(msg.retry) && msg.retry >= 0)) {
     throw new TypeError(`ssehub: message.retry must be a non-negative integer, got ${String(msg.retry)}`);
   }

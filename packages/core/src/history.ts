@@ -6,7 +6,8 @@ export interface Entry {
   readonly seq: number;
   readonly id: string;
   readonly bytes: Uint8Array;
-  readonly channel?: string;
+  /** Only subscribers of one of these channels may see it; undefined: everyone. */
+  readonly channels?: readonly string[];
   /** The client id of a `broadcastTo` message; such an entry is replayed to that client id only. */
   readonly to?: string;
   readonly message: Delivered;

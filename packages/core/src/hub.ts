@@ -1,5 +1,5 @@
 import { Connection, type Client } from './client';
-import { toDelivered, toRecord, type Backplane, type BackplaneEntry, type BackplaneReplay } from './backplane';
+import { sharedChannels, toDelivered, toRecord, type Backplane, type BackplaneEntry, type BackplaneReplay } from './backplane';
 import { concatBytes, dataText, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
 import { SseHubError } from './errors';
 import { History, type Entry, type ReplayPlan } from './history';
@@ -238,7 +238,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       seq,
       id,
       bytes: encodeEvent(message, id),
-      channel: to === undefined ? message.channel : undefined,
+      channels: to === undefined ? channelList(message.channel) : undefined,
       to,
       message: delivered,
     };
@@ -248,17 +248,26 @@ export class Hub<Events extends EventMap = UntypedEvents> {
 
   /** Keeps an entry and hands it to its recipients and to `listen()` consumers. */
   private fanOut(entry: Entry): void {
-    const { seq, to } = entry;
+    const { seq, to, channels } = entry;
     this.history.push(entry);
     this.headId = entry.id;
     const targets =
       to !== undefined
         ? this.byClientId.get(to) ?? NONE
-        : entry.channel !== undefined
-          ? this.byChannel.get(entry.channel) ?? NONE
-          : this.clientSet;
+        : channels === undefined
+          ? this.clientSet
+          : channels.length === 1
+            ? this.byChannel.get(channels[0]!) ?? NONE
+            : this.subscribersOfAny(channels);
     for (const c of targets) this.enqueue(c, entry.bytes, seq);
     for (const l of this.listeners) this.notify(l, entry.message);
+  }
+
+  /** Connections subscribed to any of several channels, each once. */
+  private subscribersOfAny(channels: readonly string[]): Set<Connection> {
+    const out = new Set<Connection>();
+    for (const ch of channels) for (const c of this.byChannel.get(ch) ?? NONE) out.add(c);
+    return out;
   }
 
   // ---- the backplane (absent by default) ------------------------------------------------------
@@ -275,7 +284,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (e.pos !== undefined) this.sharedPos = e.pos;
     // `data` is already the wire text, so every hub encodes the bytes the publishing hub would have.
     const bytes = encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id);
-    const entry: Entry = { seq: ++this.seq, id: e.id, bytes, channel: e.channel, to: e.to, message: toDelivered(e) };
+    const entry: Entry = { seq: ++this.seq, id: e.id, bytes, channels: sharedChannels(e.channel), to: e.to, message: toDelivered(e) };
     this.fanOut(entry);
     if (this.taps.size) for (const t of this.taps) if (t.length <= MAX_TAP) t.push({ pos: e.pos, entry });
     if (this.posWaiters.size) this.wakePosWaiters();
@@ -331,7 +340,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
         if (this.resets !== resets) return gap('expired');
         if (r.kind === 'gap') return gap(r.reason);
         for (const e of r.entries) {
-          if (e.to !== undefined ? e.to === c.clientId : e.channel === undefined || c.channels.has(e.channel)) {
+          if (mayReceive(c, e.to, sharedChannels(e.channel))) {
             prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
           }
         }
@@ -499,6 +508,14 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   /** Ends every stream subscribed to `channel` (their clients may reconnect). @returns how many were ended. */
   closeChannel(channel: string): number {
     return this.endAll(this.byChannel.get(channel));
+  }
+
+  /**
+   * Ends every stream and keeps the hub open, as go-libsse's `Restart`: clients reconnect with their
+   * Last-Event-ID and resume from the history. @returns how many were ended.
+   */
+  disconnectAll(): number {
+    return this.endAll(this.clientSet);
   }
 
   private endAll(set: Set<Connection> | undefined): number {
@@ -811,8 +828,20 @@ function sameFrames(a: Uint8Array[], b: Uint8Array[] | undefined): boolean {
 
 /** Whether a history entry may go to this connection: private ones to their client id only. */
 function visible(c: Connection, e: Entry): boolean {
-  if (e.to !== undefined) return e.to === c.clientId;
-  return e.channel === undefined || c.channels.has(e.channel);
+  return mayReceive(c, e.to, e.channels);
+}
+
+function mayReceive(c: Connection, to: string | undefined, channels: readonly string[] | undefined): boolean {
+  if (to !== undefined) return to === c.clientId;
+  if (channels === undefined) return true;
+  for (const ch of channels) if (c.channels.has(ch)) return true;
+  return false;
+}
+
+/** A message's channel field as a list without repeats, or undefined for a global broadcast. */
+function channelList(channel: string | readonly string[] | undefined): readonly string[] | undefined {
+  if (channel === undefined) return undefined;
+  return typeof channel === 'string' ? [channel] : [...new Set(channel)];
 }
 
 function addTo(map: Map<string, Set<Connection>>, key: string, c: Connection): void {

@@ -11,8 +11,12 @@ export interface Message<D = unknown> {
   id?: string;
   /** Reconnection delay in ms the client should use from now on (`retry:` field). */
   retry?: number;
-  /** Only connections subscribed to this channel receive it. Default: every connection. */
-  channel?: string;
+  /**
+   * Only connections subscribed to this channel receive it; with several channels, a connection
+   * subscribed to any of them receives it, once (donovanhide's `Publish(channels, ev)`).
+   * Default: every connection.
+   */
+  channel?: string | readonly string[];
 }
 
 /** A message as the hub delivered it: with its id, and the client id it was addressed to, if any. */

@@ -26,6 +26,26 @@ describe('broadcast', () => {
     expect(other.data()).toEqual(['all']);
   });
 
+  it('sends a broadcast to several channels once to a subscriber of any of them, and replays it the same way', async () => {
+    const h = hub();
+    const both = new WebClient(h, { channels: ['a', 'b'] });
+    const onlyB = new WebClient(h, { channels: ['b'] });
+    const other = new WebClient(h, { channels: ['c'] });
+    const first = h.broadcast({ data: 'start' });
+    h.broadcast({ data: 'ab', channel: ['a', 'b', 'a'] });
+    await both.settle();
+    expect(both.data()).toEqual(['start', 'ab']);
+    expect(onlyB.data()).toEqual(['start', 'ab']);
+    expect(other.data()).toEqual(['start']);
+    const resumedA = new WebClient(h, { channels: ['a'], lastEventId: first });
+    const resumedC = new WebClient(h, { channels: ['c'], lastEventId: first });
+    await resumedA.settle();
+    expect(resumedA.data()).toEqual(['ab']);
+    expect(resumedC.data()).toEqual([]);
+    expect(() => h.broadcast({ data: 'x', channel: [] })).toThrow(TypeError);
+    expect(() => h.broadcast({ data: 'x', channel: ['ok', 'bad\n'] })).toThrow(/channel/);
+  });
+
   it('assigns strictly increasing ids and returns them', async () => {
     const h = hub();
     const c = new WebClient(h);
@@ -345,6 +365,21 @@ describe('lifecycle', () => {
     h.disconnect('b');
     expect(seen).toEqual(['+a', '+b', '-a']);
     expect(h.size).toBe(0);
+  });
+
+  it('disconnectAll() ends every stream and keeps the hub open (go-libsse Restart)', async () => {
+    const h = hub();
+    const a = new WebClient(h, { clientId: 'a' });
+    const b = new WebClient(h, { channels: ['x'] });
+    const before = h.broadcast({ data: 1 });
+    expect(h.disconnectAll()).toBe(2);
+    await a.settle();
+    expect(a.done && b.done).toBe(true);
+    expect(h.size).toBe(0);
+    h.broadcast({ data: 2 });
+    const back = new WebClient(h, { clientId: 'a', lastEventId: before });
+    await back.settle();
+    expect(back.data()).toEqual(['2']);
   });
 
   it('disconnect(clientId) ends that client id streams only', async () => {

@@ -107,7 +107,8 @@ export class RoundRobin {
 /** Whether a client with these channels and client id receives this broadcast. */
 export function visibleTo(m: Delivered, channels: readonly string[], clientId?: string): boolean {
   if (m.clientId !== undefined) return m.clientId === clientId;
-  return m.channel === undefined || channels.includes(m.channel);
+  if (m.channel === undefined) return true;
+  return (typeof m.channel === 'string' ? [m.channel] : m.channel).some((ch) => channels.includes(ch));
 }
 
 /**

@@ -8,7 +8,7 @@ import { HttpStream, EsClient, sleep, waitUntil } from '../../testing/src/client
 import { startServer } from '../../testing/src/servers';
 import { dropPrefix, requireRedis, uniquePrefix, REDIS_URL } from './redis-helpers';
 import type { AdapterName } from '../../testing/src/servers';
-import { expectedFrom, RoundRobin, startCluster, stopCluster, waitHeard, type ClusterOptions, type Instance } from './cluster-helpers';
+import { expectedFrom, RoundRobin, startCluster, stopCluster, waitHeard, visibleTo, type ClusterOptions, type Instance } from './cluster-helpers';
 
 jest.setTimeout(60_000);
 
@@ -78,7 +78,7 @@ test('a broadcast on any instance reaches the clients of every instance: same id
   expect(a.heard.map((m) => (m.data as { n: number }).n).sort((x, y) => x - y)).toEqual([...Array(40).keys()]);
 
   const want = (channels: string[], clientId?: string) =>
-    a.heard.filter((m) => (m.clientId !== undefined ? m.clientId === clientId : m.channel === undefined || channels.includes(m.channel)));
+    a.heard.filter((m) => visibleTo(m, channels, clientId));
   for (const s of all) await s.waitForEvents(10);
   await room.waitForEvents(20);
   await user.waitForEvents(20);
@@ -90,6 +90,29 @@ test('a broadcast on any instance reaches the clients of every instance: same id
   const tick = a.heard.find((m) => m.event === 'tick')!;
   expect(all[1]!.events.find((e) => e.id === tick.id)).toEqual({ event: 'tick', data: JSON.stringify(tick.data), id: tick.id });
   for (const i of cluster) expect(i.heard.find((m) => m.event === 'tick')).toEqual(tick);
+});
+
+test('a broadcast to several channels reaches a subscriber of any of them once, on every instance, and replays the same way', async () => {
+  const [a, b] = await start({}, ['express', 'hono']);
+  const both = await open(b, '?channel=x&channel=y');
+  const onlyY = await open(a, '?channel=y');
+  const none = await open(b);
+  await waitUntil(() => a.hub.size + b.hub.size === 3, 'three connections');
+  const first = a.hub.broadcast({ data: 'start' });
+  a.hub.broadcast({ data: 'xy', channel: ['x', 'y'] });
+  b.hub.broadcast({ data: 'z', channel: ['z'] });
+  a.hub.broadcast({ data: 'end' });
+  await waitHeard(cluster, 4);
+  await Promise.all([both.waitForEvents(3), onlyY.waitForEvents(3), none.waitForEvents(2)]);
+  await sleep(50);
+  expect(both.events.map((e) => e.data)).toEqual(['start', 'xy', 'end']);
+  expect(onlyY.events.map((e) => e.data)).toEqual(['start', 'xy', 'end']);
+  expect(none.events.map((e) => e.data)).toEqual(['start', 'end']);
+  expect(b.heard.find((m) => m.data === 'xy')!.channel).toEqual(['x', 'y']);
+  // A subscriber of one of the channels, resuming on the other instance, gets it replayed.
+  const again = await open(a, '?channel=x', { 'Last-Event-ID': first });
+  await again.waitForEvents(2);
+  expect(again.events.map((e) => e.data)).toEqual(['xy', 'end']);
 });
 
 // history 0: no local cache, so every replay reads Redis and chases the live stream to the cut.
