@@ -2,7 +2,7 @@ import type { Config } from 'jest';
 
 // Workspace packages resolve to their TypeScript sources, so tests need no build step.
 const moduleNameMapper = {
-  '^@ssehub/(core|express|koa|hono|redis)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@ssehub/(core|express|koa|hono|redis|client)$': '<rootDir>/packages/$1/src/index.ts',
 };
 
 const common = {

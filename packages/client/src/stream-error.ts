@@ -1,0 +1,47 @@
+/**
+ * What went wrong: `'network'` (the request or the body failed: refused, reset, DNS...),
+ * `'status'` (an answer other than 200 or 204) or `'content-type'` (a 200 that is not
+ * `text/event-stream`).
+ */
+export type StreamErrorKind = 'network' | 'status' | 'content-type';
+
+/** The fields of a {@link StreamError} besides its message. */
+export interface StreamErrorInit {
+  kind: StreamErrorKind;
+  url: string;
+  status?: number;
+  retryAfter?: number;
+  cause?: unknown;
+}
+
+/**
+ * A failed connection attempt or a broken stream, as `onError` and `'error'` listeners receive it.
+ * The Go seeds' `SubscriptionError` (a status and a message) plus the network failures.
+ */
+export class StreamError extends Error {
+  override readonly name = 'StreamError';
+  readonly kind: StreamErrorKind;
+  /** The URL the stream reads. */
+  readonly url: string;
+  /** The HTTP status, for `'status'` and `'content-type'` errors. */
+  readonly status: number | undefined;
+  /** The response's `Retry-After`, in ms (seconds or an HTTP date), when it had a valid one. */
+  readonly retryAfter: number | undefined;
+
+  constructor(message: string, init: StreamErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.kind = init.kind;
+    this.url = init.url;
+    this.status = init.status;
+    this.retryAfter = init.retryAfter;
+  }
+}
+
+/** Reads `Retry-After` as ms: a number of seconds or an HTTP date; undefined when absent or invalid. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
