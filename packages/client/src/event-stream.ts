@@ -161,6 +161,8 @@ export class EventStream implements AsyncIterable<SseEvent> {
     while (!this.isClosed()) {
       const outcome = await this.connect();
       if (outcome === 'stop' || this.isClosed()) break;
+      // As EventSource: CONNECTING from the moment the stream is lost until the next one opens.
+      this.state = 'connecting';
       const delay = backoffDelay(this.failures, this.retryMs, this.maxRetry);
       await this.sleep(outcome === 'retry' ? Math.max(delay, this.retryAfter) : delay);
     }
