@@ -86,7 +86,13 @@ export class EventStream implements AsyncIterable<SseEvent> {
     this.signal = options.signal;
     this.signal?.addEventListener('abort', this.onSignalAbort);
     if (this.signal?.aborted) this.close();
-    this.closed = this.run();
+    this.closed = this.run().catch((cause: unknown) => {
+      // Not expected (every step catches its own errors), but a stream must never reject unobserved.
+      const error = new StreamError(`ssehub client: ${messageOf(cause)}`, { kind: 'network', url: this.url, cause });
+      this.logger?.warn('ssehub client: stream stopped on an unexpected error', cause);
+      this.finish(error);
+      return error;
+    });
   }
 
   /** The stream's state; see {@link ReadyState}. */
@@ -174,7 +180,7 @@ export class EventStream implements AsyncIterable<SseEvent> {
     this.state = 'connecting';
     this.retryAfter = 0;
     const headers: Record<string, string> = { ...this.headers, Accept: 'text/event-stream' };
-    if (this.lastId !== '') headers['Last-Event-ID'] = this.lastId;
+    if (this.lastId !== '') headers['Last-Event-ID'] = utf8ByteString(this.lastId);
     let res: Response;
     try {
       res = await this.fetchImpl(this.url, { headers, signal: this.abort.signal });
@@ -200,6 +206,7 @@ export class EventStream implements AsyncIterable<SseEvent> {
               status: res.status,
             });
       await discard(res, undefined);
+      if (this.isClosed()) return 'stop';
       this.retryAfter = retryAfter ?? 0;
       return this.fail(error);
     }
@@ -319,6 +326,18 @@ function checkMs(name: string, value: number): number {
 async function discard<T>(res: Response, result: T): Promise<T> {
   await res.body?.cancel().catch(() => undefined);
   return result;
+}
+
+/**
+ * A header value holding the id's UTF-8 bytes, one char per byte: fetch takes only chars up to
+ * U+00FF, and a browser's EventSource sends a non-ASCII id as UTF-8 (the hub decodes it so).
+ */
+function utf8ByteString(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  let out = '';
+  for (const byte of new TextEncoder().encode(value)) out += String.fromCharCode(byte);
+  return out;
 }
 
 function messageOf(err: unknown): string {

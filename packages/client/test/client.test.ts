@@ -136,6 +136,24 @@ describe.each(ADAPTERS)('@ssehub/client against %s', (adapter) => {
     expect(stream.lastEventId).toBe(ids[6]);
   });
 
+  it('sends a non-ASCII last id as UTF-8, so the hub finds it and replays from it', async () => {
+    await setup({ retry: 50 });
+    const stream = open(url('?id=u'));
+    const events = record(stream);
+    await waitUntil(() => hub.clientSize('u') === 1 && stream.readyState === 'open', 'the stream to open');
+    hub.broadcast({ id: 'évènement-🌍-1', data: 'named' });
+    await waitUntil(() => events.length === 1, 'the event with a non-ASCII id');
+    expect(stream.lastEventId).toBe('évènement-🌍-1');
+    hub.disconnect('u');
+    const missed = hub.broadcast({ data: 'missed' });
+    await waitUntil(() => events.length === 2, 'the replay');
+    expect(connects[1]!.lastEventId).toBe('évènement-🌍-1');
+    expect(events.map((e) => [e.type, e.data, e.id])).toEqual([
+      ['message', 'named', 'évènement-🌍-1'],
+      ['message', 'missed', missed],
+    ]);
+  });
+
   it("waits the server's retry: before reconnecting, whatever the retry option said", async () => {
     await setup({ retry: 1200 });
     const stream = open(url('?id=slow'), { retry: 20 });
