@@ -54,7 +54,12 @@ export class EventStream implements AsyncIterable<SseEvent> {
   private readonly onError: SubscribeOptions['onError'];
   private readonly logger: StreamLogger | undefined;
   private readonly signal: AbortSignal | undefined;
-  private readonly abort = new AbortController();
+  private readonly readTimeout: number;
+  /** The current request's controller: close() and the read timeout abort it. */
+  private request: AbortController | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The read timeout, not close(), aborted the current request. */
+  private timedOut = false;
   private readonly queues = new Set<EventQueue>();
   private readonly listeners: Listeners = { open: new Set(), event: new Set(), error: new Set(), close: new Set() };
   /** Failed attempts since the last open: drives the backoff. */
@@ -73,6 +78,7 @@ export class EventStream implements AsyncIterable<SseEvent> {
     this.lastId = options.lastEventId ?? '';
     this.retryMs = checkMs('retry', options.retry ?? DEFAULT_RETRY);
     this.maxRetry = checkMs('maxRetry', options.maxRetry ?? DEFAULT_MAX_RETRY);
+    this.readTimeout = checkMs('readTimeout', options.readTimeout ?? 0);
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     if (!Number.isInteger(this.highWaterMark) || this.highWaterMark < 1) {
       throw new TypeError('ssehub client: highWaterMark must be a positive integer');
@@ -151,7 +157,8 @@ export class EventStream implements AsyncIterable<SseEvent> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopError = error;
-    this.abort.abort();
+    this.request?.abort();
+    this.disarmIdle();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.wake?.();
@@ -181,12 +188,17 @@ export class EventStream implements AsyncIterable<SseEvent> {
     this.retryAfter = 0;
     const headers: Record<string, string> = { ...this.headers, Accept: 'text/event-stream' };
     if (this.lastId !== '') headers['Last-Event-ID'] = utf8ByteString(this.lastId);
+    const request = new AbortController();
+    this.request = request;
+    this.timedOut = false;
+    this.armIdle();
     let res: Response;
     try {
-      res = await this.fetchImpl(this.url, { headers, signal: this.abort.signal });
+      res = await this.fetchImpl(this.url, { headers, signal: request.signal });
     } catch (cause) {
+      this.disarmIdle();
       if (this.isClosed()) return 'stop';
-      return this.fail(new StreamError(`ssehub client: request failed: ${messageOf(cause)}`, { kind: 'network', url: this.url, cause }));
+      return this.fail(new StreamError(`ssehub client: request failed: ${this.reasonOf(cause)}`, { kind: 'network', url: this.url, cause }));
     }
     if (this.isClosed()) return discard(res, 'stop');
     if (res.status === 204) {
@@ -196,6 +208,7 @@ export class EventStream implements AsyncIterable<SseEvent> {
     }
     const type = res.headers.get('content-type') ?? '';
     if (res.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type)) {
+      this.disarmIdle();
       const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
       const error =
         res.status !== 200
@@ -210,7 +223,10 @@ export class EventStream implements AsyncIterable<SseEvent> {
       this.retryAfter = retryAfter ?? 0;
       return this.fail(error);
     }
-    if (!res.body) return this.fail(new StreamError('ssehub client: response has no body', { kind: 'network', url: this.url }));
+    if (!res.body) {
+      this.disarmIdle();
+      return this.fail(new StreamError('ssehub client: response has no body', { kind: 'network', url: this.url }));
+    }
     this.state = 'open';
     this.failures = 0;
     this.emit('open');
@@ -231,14 +247,21 @@ export class EventStream implements AsyncIterable<SseEvent> {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || this.isClosed()) break;
+        this.armIdle();
         parser.feed(decoder.decode(value, { stream: true }));
-        if (this.isFull()) await new Promise<void>((resolve) => (this.roomMade = resolve));
+        if (this.isFull()) {
+          // Our own pause is not the server's silence: no read timeout while an iterator is full.
+          this.disarmIdle();
+          await new Promise<void>((resolve) => (this.roomMade = resolve));
+          this.armIdle();
+        }
         if (this.isClosed()) break;
       }
     } catch (cause) {
       if (this.isClosed()) return 'stop';
-      return this.fail(new StreamError(`ssehub client: stream broke: ${messageOf(cause)}`, { kind: 'network', url: this.url, cause }));
+      return this.fail(new StreamError(`ssehub client: stream broke: ${this.reasonOf(cause)}`, { kind: 'network', url: this.url, cause }));
     } finally {
+      this.disarmIdle();
       if (this.isClosed()) await reader.cancel().catch(() => undefined);
     }
     return this.isClosed() ? 'stop' : 'reconnect';
@@ -286,6 +309,27 @@ export class EventStream implements AsyncIterable<SseEvent> {
       this.roomMade = undefined;
       resume();
     }
+  }
+
+  /** (Re)starts the read timeout of the current request, when one is set. */
+  private armIdle(): void {
+    if (this.readTimeout === 0) return;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    const request = this.request;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.timedOut = true;
+      request?.abort();
+    }, this.readTimeout);
+  }
+
+  private disarmIdle(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private reasonOf(cause: unknown): string {
+    return this.timedOut ? `nothing received for ${this.readTimeout} ms` : messageOf(cause);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -39,6 +39,12 @@ export interface SubscribeOptions {
   logger?: StreamLogger;
   /** The `fetch` to use, with its own agent or cookies. Default: the global `fetch`. */
   fetch?: typeof fetch;
+  /**
+   * Ms without a byte (headers, events or heartbeat comments) after which the connection counts
+   * as dead: it is dropped and retried as a network error (launchdarkly's `ReadTimeout`). Set it
+   * above the server's heartbeat: 45000 against a hub's default 15000 ms. Default: `0` (off).
+   */
+  readTimeout?: number;
   /** Closes the stream when aborted. Default: none. */
   signal?: AbortSignal;
   /**

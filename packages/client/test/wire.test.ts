@@ -186,6 +186,31 @@ it('retries network errors with growing delays, resumes after a broken body, and
   expect(Math.max(...gaps)).toBeLessThan(400);
 });
 
+it('readTimeout: heartbeats keep the stream alive, silence drops it and the retry resumes from the last id', async () => {
+  const server = await serve([
+    async (_req, res) => {
+      res.writeHead(200, streamHead);
+      await writeApart(res, 'id: t1\ndata: x\n\n');
+      // Comments every 50 ms for 500 ms, then silence with the connection still open.
+      for (let i = 0; i < 10 && !res.destroyed; i++) await writeApart(res, ': heartbeat\n\n').then(() => sleep(20));
+    },
+  ]);
+  const errors: { message: string; kind: string; at: number }[] = [];
+  let openedAt = 0;
+  const stream = subscribe(server.url, {
+    retry: 20,
+    readTimeout: 200,
+    onError: (err) => void errors.push({ message: err.message, kind: err.kind, at: Date.now() }),
+  });
+  stream.on('open', () => (openedAt ||= Date.now()));
+  const { events } = track(stream);
+  await expect(stream.closed).resolves.toBeUndefined();
+  expect(events.map((e) => e.id)).toEqual(['t1']);
+  expect(errors.map((e) => [e.kind, e.message])).toEqual([['network', 'ssehub client: stream broke: nothing received for 200 ms']]);
+  expect(errors[0]!.at - openedAt).toBeGreaterThanOrEqual(650);
+  expect(server.requests.map((h) => h['last-event-id'])).toEqual([undefined, 't1']);
+});
+
 it('closes when its signal aborts, and a throwing listener goes to the logger without stopping the stream', async () => {
   const server = await serve([
     async (_req, res) => {
