@@ -72,7 +72,10 @@ export class EventStream implements AsyncIterable<SseEvent> {
   private roomMade: (() => void) | undefined;
   private readonly onSignalAbort = () => this.close();
 
-  /** Use {@link subscribe}. @throws TypeError for a negative or non-finite delay or mark. */
+  /**
+   * Use {@link subscribe}.
+   * @throws TypeError for a negative or non-finite `retry`, `maxRetry` or `readTimeout`, or a `highWaterMark` below 1.
+   */
   constructor(url: string | URL, options: SubscribeOptions = {}) {
     this.url = String(url);
     this.lastId = options.lastEventId ?? '';
@@ -85,8 +88,7 @@ export class EventStream implements AsyncIterable<SseEvent> {
     }
     this.headers = { ...options.headers };
     // Called through a wrapper: a browser's fetch throws "Illegal invocation" when detached from window.
-    const chosen = options.fetch;
-    this.fetchImpl = chosen ?? ((input, init) => globalThis.fetch(input, init));
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.onError = options.onError;
     this.logger = options.logger;
     this.signal = options.signal;
