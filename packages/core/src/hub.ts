@@ -446,11 +446,15 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     const headId = this.headId;
     const finish = (messages: Message[]) => {
       if (!Array.isArray(messages)) throw new TypeError('ssehub: initMessages must return an array of messages');
+      // Move the client's last id to the head, so its next reconnect resumes from here: on the last
+      // message when it has no id of its own (parsers that report ids only with events see it too),
+      // else in an id-only block.
+      const last = messages.length - 1;
+      const idOnly = headId !== undefined && (last < 0 || messages[last]!.id !== undefined);
       // Encode all before adding any, so a bad message leaves the prelude untouched for the fallback.
-      const frames = messages.map((m) => (validateMessage(m), encodeEvent(m, m.id)));
+      const frames = messages.map((m, i) => (validateMessage(m), encodeEvent(m, m.id ?? (i === last ? headId : undefined))));
       prelude.push(...frames);
-      // Move the client's last id to the head, so its next reconnect resumes from here.
-      if (headId !== undefined) prelude.push(encodeIdOnly(headId));
+      if (idOnly) prelude.push(encodeIdOnly(headId!));
       this.start(c, prelude);
     };
     const fail = (err: unknown) => {

@@ -247,7 +247,18 @@ describe('replay', () => {
       ['snapshot', '{"state":"full"}'],
       ['message', '3'],
     ]);
-    expect(c.raw).toContain(`id: ${head}\n\n`);
+    // The last gap-filling message carries the head id, so every client moves there.
+    expect(c.events[0]!.id).toBe(head);
+  });
+
+  it('moves the client to the head with an id-only block when the last gap message has its own id', async () => {
+    const h = hub({ history: 1, initMessages: () => [{ data: 'mine', id: 'app-7' }] });
+    h.broadcast({ data: 1 });
+    const head = h.broadcast({ data: 2 });
+    const c = new WebClient(h, { lastEventId: 'lost-id' });
+    await c.settle();
+    expect(c.events.map((e) => [e.data, e.id])).toEqual([['mine', 'app-7']]);
+    expect(c.raw.endsWith(`id: ${head}\n\n`)).toBe(true);
   });
 
   it('holds live events back while async initMessages runs, then sends them after, in order', async () => {
