@@ -4,7 +4,7 @@
  */
 import { createHub } from '@ssehub/core';
 import { redisBackplane } from '@ssehub/redis';
-import { HttpStream, EsClient, sleep, waitUntil } from '../../testing/src/clients';
+import { HttpStream, EsClient, failOnUnhandledRejections, sleep, waitUntil } from '../../testing/src/clients';
 import { startServer } from '../../testing/src/servers';
 import { dropPrefix, requireRedis, uniquePrefix, REDIS_URL } from './redis-helpers';
 import type { AdapterName } from '../../testing/src/servers';
@@ -12,15 +12,9 @@ import { expectedFrom, RoundRobin, startCluster, stopCluster, waitHeard, visible
 
 jest.setTimeout(60_000);
 
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown) => rejections.push(reason);
+failOnUnhandledRejections();
 beforeAll(async () => {
-  process.on('unhandledRejection', onRejection);
   await requireRedis();
-});
-afterAll(() => {
-  process.off('unhandledRejection', onRejection);
-  expect(rejections).toEqual([]);
 });
 
 let prefix: string;

@@ -4,23 +4,17 @@
  * published meanwhile is delivered, and a Redis that lost its data is detected (new epoch).
  */
 import { Redis } from 'ioredis';
-import { HttpStream, sleep, waitUntil } from '../../testing/src/clients';
+import { HttpStream, failOnUnhandledRejections, sleep, waitUntil } from '../../testing/src/clients';
 import type { AdapterName } from '../../testing/src/servers';
 import { OwnRedis, requireRedis, uniquePrefix } from './redis-helpers';
 import { startCluster, stopCluster, waitHeard, type ClusterOptions, type Instance } from './cluster-helpers';
 
 jest.setTimeout(60_000);
 
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown) => rejections.push(reason);
+failOnUnhandledRejections();
 beforeAll(async () => {
-  process.on('unhandledRejection', onRejection);
   // The fault tests run their own server, but fail like the rest of the suite when Redis is missing.
   await requireRedis();
-});
-afterAll(() => {
-  process.off('unhandledRejection', onRejection);
-  expect(rejections).toEqual([]);
 });
 
 let redis: OwnRedis | undefined;

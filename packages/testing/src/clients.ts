@@ -22,6 +22,20 @@ export async function waitUntil(check: () => boolean, what: string, ms = 5000): 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * Fails the test file if any promise rejection went unhandled while it ran (a rejected write in a
+ * transport, say). Call it once at the top level of a test file.
+ */
+export function failOnUnhandledRejections(): void {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  beforeAll(() => void process.on('unhandledRejection', onRejection));
+  afterAll(() => {
+    process.off('unhandledRejection', onRejection);
+    expect(rejections).toEqual([]);
+  });
+}
+
+/**
  * A stream read with Node's own HTTP client and eventsource-parser: it sends the headers it is
  * given (Last-Event-ID, say) and records every event, comment and retry.
  */

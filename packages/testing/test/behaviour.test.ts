@@ -4,15 +4,9 @@
  */
 import { createHub, type Hub, type HubOptions } from '@ssehub/core';
 import { ADAPTERS, startServer, type AdapterName, type StartOptions, type TestServer } from '../src/servers';
-import { EsClient, HttpStream, RawClient, sleep, waitUntil } from '../src/clients';
+import { EsClient, HttpStream, RawClient, failOnUnhandledRejections, sleep, waitUntil } from '../src/clients';
 
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown) => rejections.push(reason);
-beforeAll(() => process.on('unhandledRejection', onRejection));
-afterAll(() => {
-  process.off('unhandledRejection', onRejection);
-  expect(rejections).toEqual([]);
-});
+failOnUnhandledRejections();
 
 /** Resolvers that read a header, written once per framework's request object. */
 const headerResolvers: Record<AdapterName, StartOptions['sse']> = {
