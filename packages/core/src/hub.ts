@@ -47,8 +47,17 @@ export interface HubOptions {
    * its state. Its data is JSON `{ reason, lastEventId, hubLastEventId }`. Default: `'ssehub-resync'`.
    */
   resyncEvent?: string;
-  /** Receives errors thrown by event handlers and `initMessages`. Default: `process.emitWarning`. */
+  /**
+   * Receives runtime errors: thrown by event handlers or `initMessages`, a transport that throws, a
+   * backplane in trouble. Default: `logger.error` when a logger is given, else `process.emitWarning`.
+   */
   onError?: (err: unknown) => void;
+  /**
+   * Where the hub says what it does, as the seeds' `Logger`: connects and disconnects at `debug`,
+   * evictions at `warn`, errors at `error` (unless `onError` is given). `console` fits.
+   * Default: none (silent).
+   */
+  logger?: HubLogger;
   /**
    * A shared log (such as `@ssehub/redis`'s `redisBackplane()`) that makes hubs in several processes
    * act as one: broadcasts reach clients on every hub, in one global order, and a client resumes on
@@ -57,6 +66,13 @@ export interface HubOptions {
    * the shared history. Default: none (this process only, no extra cost).
    */
   backplane?: Backplane;
+}
+
+/** A logger the hub can report to; every method is optional. */
+export interface HubLogger {
+  debug?(message: string, details?: Record<string, unknown>): void;
+  warn?(message: string, details?: Record<string, unknown>): void;
+  error?(message: string, details?: Record<string, unknown>): void;
 }
 
 /** What a transport adapter knows about a new connection. */
@@ -137,6 +153,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private readonly initMessages: InitMessages | undefined;
   private readonly resyncEvent: string;
   private readonly onError: (err: unknown) => void;
+  private readonly logger: HubLogger | undefined;
   private readonly backplane: Backplane | undefined;
   /** Position in the backplane's global sequence of the last entry applied here. */
   private sharedPos = 0;
@@ -162,7 +179,8 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       maxLastEventIdLength = 256,
       initMessages,
       resyncEvent = 'ssehub-resync',
-      onError = defaultOnError,
+      logger,
+      onError = logger?.error ? (error: unknown) => logger.error!('ssehub: error', { error }) : defaultOnError,
       backplane,
     } = options;
     checkCount('history', history);
@@ -185,6 +203,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     this.initMessages = initMessages;
     this.resyncEvent = resyncEvent;
     this.onError = onError;
+    this.logger = logger;
     this.backplane = backplane;
     backplane?.attach({
       deliver: (e) => this.applyShared(e),
@@ -772,6 +791,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   }
 
   private emit<K extends keyof HubEvents>(event: K, ...args: Parameters<HubEvents[K]>): void {
+    if (this.logger) this.log(event, args[0], args[1] as EvictReason | undefined);
     for (const h of this.handlers[event]) {
       try {
         (h as (...a: unknown[]) => void)(...args);
@@ -779,6 +799,12 @@ export class Hub<Events extends EventMap = UntypedEvents> {
         this.onError(err);
       }
     }
+  }
+
+  private log(event: keyof HubEvents, c: Client, reason: EvictReason | undefined): void {
+    const details: Record<string, unknown> = { id: c.id, clientId: c.clientId, channels: [...c.channels] };
+    if (event === 'evict') this.logger!.warn?.('ssehub: evicted a client that fell behind', { ...details, reason, bufferedBytes: c.bufferedBytes });
+    else this.logger!.debug?.(`ssehub: ${event}`, event === 'connect' ? { ...details, lastEventId: c.lastEventId } : details);
   }
 
   /** Ends every stream, stops every timer and ends every `listen()` iteration. Idempotent. */

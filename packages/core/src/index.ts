@@ -1,5 +1,5 @@
 export { createHub, Hub } from './hub';
-export type { HubOptions, ConnectParams, ListenOptions, HubEvents, EvictReason, InitMessages } from './hub';
+export type { HubLogger, HubOptions, ConnectParams, ListenOptions, HubEvents, EvictReason, InitMessages } from './hub';
 export type { Client } from './client';
 export type {
   Backplane,

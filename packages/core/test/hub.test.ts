@@ -459,6 +459,31 @@ describe('lifecycle', () => {
     expect(() => createHub({ resyncEvent: 'a\nb' })).toThrow(TypeError);
   });
 
+  it('tells a logger about connects, disconnects, evictions and errors', async () => {
+    const lines: [string, string, Record<string, unknown> | undefined][] = [];
+    const logger = {
+      debug: (m: string, d?: Record<string, unknown>) => lines.push(['debug', m, d]),
+      warn: (m: string, d?: Record<string, unknown>) => lines.push(['warn', m, d]),
+      error: (m: string, d?: Record<string, unknown>) => lines.push(['error', m, d]),
+    };
+    const h = hub({ logger, maxBufferedBytes: 10_000, initMessages: () => Promise.reject(new Error('store down')) });
+    const a = new WebClient(h, { clientId: 'a', channels: ['x'] });
+    await a.cancel();
+    new WebClient(h, { clientId: 'slow' }, { read: false });
+    for (let i = 0; i < 100; i++) h.broadcast({ data: 'x'.repeat(1000) });
+    new WebClient(h, { clientId: 'gap', lastEventId: 'lost' });
+    await a.settle();
+    expect(lines[0]).toEqual(['debug', 'ssehub: connect', { id: '1', clientId: 'a', channels: ['x'], lastEventId: undefined }]);
+    expect(lines[1]).toEqual(['debug', 'ssehub: disconnect', { id: '1', clientId: 'a', channels: ['x'] }]);
+    expect(lines.find((l) => l[0] === 'warn')).toEqual([
+      'warn',
+      'ssehub: evicted a client that fell behind',
+      expect.objectContaining({ clientId: 'slow', reason: 'buffer' }),
+    ]);
+    const error = lines.find((l) => l[0] === 'error')!;
+    expect((error[2]!.error as Error).message).toBe('store down');
+  });
+
   it('reports a throwing event handler without breaking delivery', async () => {
     const errors: unknown[] = [];
     const h = hub({ onError: (e) => errors.push(e) });
