@@ -211,3 +211,21 @@ export function startBanner(framework: string, address: ReturnType<import('node:
     `publish from a shell: curl -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '${body}' ${url}api/broadcast`,
   ].join('\n');
 }
+
+/**
+ * Starts an example: a Demo, its server on `PORT` (default 3000) and `HOST` (default 127.0.0.1),
+ * the start-up lines, and a clean exit on SIGINT/SIGTERM. Each example's `server.ts` calls this.
+ */
+export function runDemo(framework: string, createServer: (demo: Demo) => import('node:http').Server): void {
+  const demo = new Demo({ tickMs: Number(process.env.DEMO_TICK_MS ?? 5000), token: process.env.SSEHUB_TOKEN });
+  const server = createServer(demo);
+  server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
+    console.log(startBanner(framework, server.address(), demo.token));
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // Ending every stream first lets the server close at once.
+      void demo.close().then(() => server.close(() => process.exit(0)));
+    });
+  }
+}
