@@ -7,17 +7,20 @@
  * KEYS[4] the epoch (a random token set once per data set: a Redis that lost its data gets a new one).
  */
 
-/**
- * Appends one broadcast. ARGV: epoch candidate, max length, check duplicates ('1' on a resend),
- * then the entry's fields, starting `i <id> u <uid>`. Returns `{ epoch, pos }`.
- */
-export const PUBLISH = `
+/** Both scripts start here: the data set's epoch, created from the candidate in ARGV[1] when missing. */
+const EPOCH = `
 local epoch = redis.call('GET', KEYS[4])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[4], epoch)
 end
-local id, uid = ARGV[5], ARGV[7]
+`;
+
+/**
+ * Appends one broadcast. ARGV: epoch candidate, max length, check duplicates ('1' on a resend),
+ * then the entry's fields, starting `i <id> u <uid>`. Returns `{ epoch, pos }`.
+ */
+export const PUBLISH = `${EPOCH}local id, uid = ARGV[5], ARGV[7]
 local ukey = 'i:' .. id
 if uid ~= id then ukey = 'u:' .. uid end
 if ARGV[3] == '1' then
@@ -48,13 +51,7 @@ return { epoch, pos }
  * Reads where the log stands, creating the epoch when the data set has none. ARGV: epoch candidate.
  * Returns `{ epoch, head position, oldest kept position (0 when empty) }`.
  */
-export const STATE = `
-local epoch = redis.call('GET', KEYS[4])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[4], epoch)
-end
-local head = tonumber(redis.call('GET', KEYS[3]) or '0')
+export const STATE = `${EPOCH}local head = tonumber(redis.call('GET', KEYS[3]) or '0')
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
 local oldest = 0
 if first[1] then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { createHub, type Delivered, type Hub, type HubOptions } from '@ssehub/core';
 import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from '@ssehub/redis';
 import { startServer, type AdapterName, type StartOptions, type TestServer } from '../../testing/src/servers';
-import { waitUntil } from '../../testing/src/clients';
+import { HttpStream, waitUntil } from '../../testing/src/clients';
 
 /** One hub process, simulated: its own hub, backplane (own Redis connections) and HTTP server. */
 export interface Instance {
@@ -120,4 +120,12 @@ export function expectedFrom(global: Delivered[], firstId: string, channels: rea
   const start = global.findIndex((m) => m.id === firstId);
   if (start === -1) throw new Error(`the first id a client read (${firstId}) is not in the global order`);
   return global.slice(start).filter((m) => visibleTo(m, channels, clientId)).map((m) => m.id);
+}
+
+/** Opens a stream on an instance, records it in `streams` (closed after each test), and expects a 200. */
+export async function openStream(streams: HttpStream[], i: Instance, query = '', headers: Record<string, string> = {}): Promise<HttpStream> {
+  const s = await HttpStream.open(`${i.server.origin}/events${query}`, headers);
+  streams.push(s);
+  expect(s.status).toBe(200);
+  return s;
 }

@@ -8,7 +8,7 @@ import { HttpStream, EsClient, failOnUnhandledRejections, sleep, waitUntil } fro
 import { startServer } from '../../testing/src/servers';
 import { dropPrefix, requireRedis, uniquePrefix, REDIS_URL } from './redis-helpers';
 import type { AdapterName } from '../../testing/src/servers';
-import { expectedFrom, RoundRobin, startCluster, stopCluster, waitHeard, visibleTo, type ClusterOptions, type Instance } from './cluster-helpers';
+import { expectedFrom, RoundRobin, startCluster, stopCluster, waitHeard, visibleTo, type ClusterOptions, type Instance, openStream } from './cluster-helpers';
 
 jest.setTimeout(60_000);
 
@@ -29,12 +29,7 @@ async function start(options: ClusterOptions = {}, adapters: AdapterName[] = ['e
   return cluster;
 }
 
-async function open(i: Instance, query = '', headers: Record<string, string> = {}): Promise<HttpStream> {
-  const s = await HttpStream.open(`${i.server.origin}/events${query}`, headers);
-  streams.push(s);
-  expect(s.status).toBe(200);
-  return s;
-}
+const open = (i: Instance, query = '', headers: Record<string, string> = {}) => openStream(streams, i, query, headers);
 
 afterEach(async () => {
   for (const s of streams.splice(0)) s.close();

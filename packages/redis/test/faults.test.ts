@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { HttpStream, failOnUnhandledRejections, sleep, waitUntil } from '../../testing/src/clients';
 import type { AdapterName } from '../../testing/src/servers';
 import { OwnRedis, requireRedis, uniquePrefix } from './redis-helpers';
-import { startCluster, stopCluster, waitHeard, type ClusterOptions, type Instance } from './cluster-helpers';
+import { startCluster, stopCluster, waitHeard, type ClusterOptions, type Instance, openStream } from './cluster-helpers';
 
 jest.setTimeout(60_000);
 
@@ -27,12 +27,7 @@ async function start(persist: boolean, options: ClusterOptions = {}, adapters: A
   return cluster;
 }
 
-async function open(i: Instance, query = '', headers: Record<string, string> = {}): Promise<HttpStream> {
-  const s = await HttpStream.open(`${i.server.origin}/events${query}`, headers);
-  streams.push(s);
-  expect(s.status).toBe(200);
-  return s;
-}
+const open = (i: Instance, query = '', headers: Record<string, string> = {}) => openStream(streams, i, query, headers);
 
 async function down(): Promise<void> {
   await redis!.stop();
