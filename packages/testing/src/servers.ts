@@ -4,7 +4,7 @@ import express from 'express';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Hono } from 'hono';
-import { serve as serveHono } from '@hono/node-server';
+import { serve as serveHono } from 'hono-node-server-1';
 import type { Hub, StreamOptions } from '@ssehub/core';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
