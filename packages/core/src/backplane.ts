@@ -54,6 +54,13 @@ export type BackplaneReplay =
     }
   | { kind: 'gap'; reason: BackplaneGapReason };
 
+/**
+ * A backplane's link to the shared log: `'connecting'` before the first contact, `'connected'` while
+ * it is in step, `'outage'` while the log is unreachable, `'catching-up'` after an outage while it
+ * resends what was published meanwhile and reads what it missed.
+ */
+export type BackplaneState = 'connecting' | 'connected' | 'outage' | 'catching-up';
+
 /** What a hub gives its backplane when it attaches. */
 export interface BackplaneHandler {
   /** One entry of the global sequence (or a local-only one), in order. */
@@ -68,6 +75,11 @@ export interface BackplaneHandler {
   reset(reason: 'epoch' | 'behind', pos: number): void;
   /** Runtime trouble (Redis down, a failed read); the hub forwards it to its `onError`. */
   error(err: unknown): void;
+  /**
+   * The link changed state; the hub logs it (an outage at `warn`, the recovery at `info`) and keeps it
+   * for its health and stats. `detail` says why (the error of an outage) and how much waits.
+   */
+  state(state: BackplaneState, detail?: { error?: unknown; outbox?: number }): void;
 }
 
 /**

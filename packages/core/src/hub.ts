@@ -1,5 +1,13 @@
 import { Connection, type Client } from './client';
-import { sharedChannels, toDelivered, toRecord, type Backplane, type BackplaneEntry, type BackplaneReplay } from './backplane';
+import {
+  sharedChannels,
+  toDelivered,
+  toRecord,
+  type Backplane,
+  type BackplaneEntry,
+  type BackplaneReplay,
+  type BackplaneState,
+} from './backplane';
 import { concatBytes, dataText, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
 import { SseHubError } from './errors';
 import { History, type Entry, type ReplayPlan } from './history';
@@ -71,6 +79,7 @@ export interface HubOptions {
 /** A logger the hub can report to; every method is optional. */
 export interface HubLogger {
   debug?(message: string, details?: Record<string, unknown>): void;
+  info?(message: string, details?: Record<string, unknown>): void;
   warn?(message: string, details?: Record<string, unknown>): void;
   error?(message: string, details?: Record<string, unknown>): void;
 }
@@ -162,6 +171,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   /** Shared replays in progress, each collecting what this hub applies meanwhile. */
   private readonly taps = new Set<TapItem[]>();
   private resets = 0;
+  private linkState: BackplaneState = 'connecting';
   /** Broadcast ids with a backplane: unique across processes without asking anyone. */
   private readonly uidPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-`;
   private uidSeq = 0;
@@ -210,6 +220,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       advance: (pos) => this.advanceShared(pos),
       reset: (reason, pos) => this.resetShared(reason, pos),
       error: (err) => this.onError(err),
+      state: (state, detail) => this.backplaneStateChanged(state, detail),
     });
   }
 
@@ -324,6 +335,19 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     const frame = encodeEvent({ event: this.resyncEvent, data }, this.headId ?? '');
     for (const c of this.clientSet) this.enqueue(c, frame, Infinity);
     this.wakePosWaiters();
+  }
+
+  private backplaneStateChanged(state: BackplaneState, detail: { error?: unknown; outbox?: number } = {}): void {
+    const was = this.linkState;
+    if (state === was) return;
+    this.linkState = state;
+    if (state === 'outage') this.logger?.warn?.('ssehub: backplane unreachable; broadcasts wait until it returns', { ...detail, was });
+    else this.logger?.info?.(`ssehub: backplane ${state}`, { ...detail, was });
+  }
+
+  /** The backplane's link state, or undefined without a backplane. */
+  get backplaneState(): BackplaneState | undefined {
+    return this.backplane ? this.linkState : undefined;
   }
 
   private wakePosWaiters(): void {

@@ -8,6 +8,7 @@ export type {
   BackplaneHandler,
   BackplaneRecord,
   BackplaneReplay,
+  BackplaneState,
 } from './backplane';
 export type { Message, Delivered, EventMap, HubMessage, UntypedEvents } from './message';
 export type { Sink } from './sink';
