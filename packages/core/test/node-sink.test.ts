@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import compression from 'compression';
-import { createHub, encodeEvent, serveNode, type Hub } from '@ssehub/core';
+import { createHub, encodeEvent, NodeSink, serveNode, type Hub } from '@ssehub/core';
 
 let hub: Hub;
 let server: http.Server;
@@ -156,4 +156,49 @@ it('goes through compression middleware in front, which gets every event at once
     await until(() => c.text.includes(wire), `event ${i}`);
   }
   expect(c.text.toLowerCase()).not.toContain('content-encoding: gzip');
+});
+
+it('says which path it takes: direct on plain chunked HTTP/1.1, res.write for HTTP/1.0', async () => {
+  hub = createHub({ heartbeat: 0 });
+  const paths: boolean[] = [];
+  await start((_req, res) => {
+    const sink = new NodeSink(res, { 'Content-Type': 'text/event-stream' });
+    paths.push(sink.direct);
+    hub.connect(sink);
+  });
+  rawClient();
+  await until(() => paths.length === 1, 'the first stream');
+  rawClient('GET /events HTTP/1.0\r\n\r\n');
+  await until(() => paths.length === 2, 'the HTTP/1.0 stream');
+  expect(paths).toEqual([true, false]);
+});
+
+it('falls back to res.write for good on a Node whose response internals are not the expected shape, losing nothing', async () => {
+  hub = createHub({ heartbeat: 0 });
+  const paths: boolean[] = [];
+  let first = true;
+  // A fresh copy of the module, so its once-per-process check runs again here.
+  await jest.isolateModulesAsync(async () => {
+    const fresh = jest.requireActual<typeof import('../src/sinks/node')>('../src/sinks/node');
+    await start((_req, res) => {
+      if (first) {
+        // The first response the module sees lacks `_hasBody`, as a future Node might.
+        first = false;
+        Object.defineProperty(res, '_hasBody', { value: undefined, writable: true, configurable: true });
+      }
+      const sink = new fresh.NodeSink(res, { 'Content-Type': 'text/event-stream' });
+      paths.push(sink.direct);
+      hub.connect(sink);
+    });
+  });
+  const a = rawClient();
+  await until(() => paths.length === 1, 'the first stream');
+  const b = rawClient();
+  await until(() => paths.length === 2 && hub.size === 2, 'the second stream');
+  // Both take the public path, and a normal response still gets well-formed chunks.
+  expect(paths).toEqual([false, false]);
+  const id = hub.broadcast({ data: 'still here' });
+  const expected = chunk(encodeEvent({ data: 'still here' }, id));
+  await until(() => body(b.text).includes(expected), 'the event, framed by Node');
+  expect(a.text).toContain('HTTP/1.1 200');
 });

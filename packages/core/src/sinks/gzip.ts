@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Gzip } from 'node:zlib';
 import type { Sink } from '../sink';
+import { onResponseGone } from './node-close';
 
 /** zlib's `Z_SYNC_FLUSH`, inlined so this module imports nothing from `node:zlib` at run time. */
 const Z_SYNC_FLUSH = 2;
@@ -16,6 +17,7 @@ export class GzipNodeSink implements Sink {
   private closed = false;
   private readonly res: ServerResponse;
   private readonly gzip: Gzip;
+  private closeFns: (() => void)[] = [];
 
   constructor(res: ServerResponse, headers: Record<string, string>, gzip: Gzip) {
     this.res = res;
@@ -27,9 +29,12 @@ export class GzipNodeSink implements Sink {
     // pipe() carries backpressure from the socket back to the compressor, and ends the response after it.
     this.gzip.pipe(res);
     this.gzip.on('error', () => this.destroy());
-    res.once('close', () => {
+    onResponseGone(res, () => {
       this.closed = true;
       this.gzip.destroy();
+      const fns = this.closeFns;
+      this.closeFns = [];
+      for (const fn of fns) fn();
     });
   }
 
@@ -51,7 +56,7 @@ export class GzipNodeSink implements Sink {
 
   onClose(fn: () => void): void {
     if (this.closed) queueMicrotask(fn);
-    else this.res.once('close', fn);
+    else this.closeFns.push(fn);
   }
 
   end(): void {

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Sink } from '../sink';
 import { frameChunk } from './chunked';
+import { onResponseGone } from './node-close';
 
 /** A `ServerResponse` as some middleware leaves it: `compression` adds `flush()`. */
 type FlushableResponse = ServerResponse & { flush?: () => void };
@@ -36,12 +37,21 @@ export class NodeSink implements Sink {
     // Nagle would hold small events back for up to 40 ms behind an unacknowledged one.
     res.socket?.setNoDelay(true);
     this.socket = directSocket(res);
-    res.on('close', () => {
+    onResponseGone(res, () => {
       this.closed = true;
       const fn = this.closeFn;
       this.closeFn = undefined;
       fn?.();
     });
+  }
+
+  /**
+   * True when events go straight to the socket as pre-framed chunks (the fast path), false when they
+   * go through `res.write` (compression middleware, HTTP/1.0, HTTP/2, a queued pipelined response,
+   * or a Node whose response internals are not the shape this path was written for).
+   */
+  get direct(): boolean {
+    return this.socket !== undefined;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -88,6 +98,30 @@ export class NodeSink implements Sink {
 }
 
 /**
+ * Whether this Node's responses have the internals the direct path reads, checked once on the first
+ * response: `chunkedEncoding`, `_hasBody` and `finished` as booleans, and `write` defined by
+ * `OutgoingMessage`. A Node that changed them gets the public `res.write` path, never a guess.
+ */
+let internalsKnown: boolean | undefined;
+
+function checkInternals(res: ServerResponse): boolean {
+  const r = res as ServerResponse & ResponseInternals;
+  return (
+    typeof r.chunkedEncoding === 'boolean' &&
+    typeof r._hasBody === 'boolean' &&
+    typeof r.finished === 'boolean' &&
+    writeOwner(res) !== undefined
+  );
+}
+
+/** The name of the class whose prototype defines the `write` this response uses. */
+function writeOwner(res: ServerResponse): string | undefined {
+  let owner: object | null = res;
+  while (owner && !Object.prototype.hasOwnProperty.call(owner, 'write')) owner = Object.getPrototypeOf(owner);
+  return (owner as { constructor?: { name?: string } } | null)?.constructor?.name;
+}
+
+/**
  * The socket a response's events may be written to directly, as pre-framed HTTP/1.1 chunks that
  * every recipient of a broadcast shares: one socket write per event instead of four, and no per-write
  * copy. Only for a chunked HTTP/1.1 response that owns its socket (not a pipelined one still
@@ -97,10 +131,9 @@ export class NodeSink implements Sink {
  */
 function directSocket(res: ServerResponse): Socket | undefined {
   const socket = res.socket as Socket | null;
+  if (!socket) return undefined;
+  internalsKnown ??= checkInternals(res);
   const internals = res as ServerResponse & ResponseInternals;
-  if (!socket || internals.chunkedEncoding !== true || internals._hasBody === false) return undefined;
-  let owner: object | null = res;
-  while (owner && !Object.prototype.hasOwnProperty.call(owner, 'write')) owner = Object.getPrototypeOf(owner);
-  const name = (owner as { constructor?: { name?: string } } | null)?.constructor?.name;
-  return name === 'OutgoingMessage' ? socket : undefined;
+  if (!internalsKnown || internals.chunkedEncoding !== true || internals._hasBody === false) return undefined;
+  return writeOwner(res) === 'OutgoingMessage' ? socket : undefined;
 }

@@ -1,0 +1,169 @@
+/**
+ * Hostile and unusual connections, on real servers over raw TCP: however a stream arrived
+ * (pipelined behind another, on a reused keep-alive connection, over HTTP/1.0, or from a peer that
+ * left while it was admitted), it is released within milliseconds of its connection closing.
+ */
+import net from 'node:net';
+import { createHub, type Hub, type HubOptions, type NodeSink } from '@ssehub/core';
+import { ADAPTERS, startServer, type StartOptions, type TestServer } from '../src/servers';
+import { failOnUnhandledRejections, sleep, waitUntil } from '../src/clients';
+
+failOnUnhandledRejections();
+
+/** A raw TCP connection that records what it reads, as latin1 text. */
+interface Conn {
+  socket: net.Socket;
+  text: string;
+  closed: boolean;
+}
+
+function connect(port: number): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(conn));
+    const conn: Conn = { socket, text: '', closed: false };
+    socket.on('data', (b: Buffer) => (conn.text += b.toString('latin1')));
+    socket.on('close', () => (conn.closed = true));
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+  });
+}
+
+const get = (path: string, version = '1.1', extra = '') => `GET ${path} HTTP/${version}\r\nHost: x\r\n${extra}\r\n`;
+
+describe.each(ADAPTERS)('%s adapter', (adapter) => {
+  let hub: Hub;
+  let server: TestServer;
+  const conns: Conn[] = [];
+
+  async function setup(options: HubOptions = {}, start: StartOptions = {}): Promise<void> {
+    hub = createHub({ heartbeat: 0, ...options });
+    server = await startServer(adapter, hub, start);
+  }
+  async function open(): Promise<Conn> {
+    const c = await connect(server.port);
+    conns.push(c);
+    return c;
+  }
+
+  afterEach(async () => {
+    for (const c of conns.splice(0)) c.socket.destroy();
+    await hub.close();
+    await server.close();
+  });
+
+  it('releases both streams of a pipelined pair when the connection closes', async () => {
+    await setup();
+    const gone: string[] = [];
+    hub.on('disconnect', (c) => gone.push(c.clientId!));
+    const c = await open();
+    c.socket.write(get('/events?id=a') + get('/events?id=b'));
+    await waitUntil(() => hub.size === 2, 'both pipelined streams to be registered');
+    await sleep(150);
+    c.socket.destroy();
+    await waitUntil(() => hub.size === 0, 'both streams to be released', 1000);
+    expect(gone.sort()).toEqual(['a', 'b']);
+  });
+
+  it('releases a gzipped pipelined pair when the connection closes', async () => {
+    await setup({}, { sse: { compress: true } });
+    const c = await open();
+    const gz = 'Accept-Encoding: gzip\r\n';
+    c.socket.write(get('/events?id=a', '1.1', gz) + get('/events?id=b', '1.1', gz));
+    await waitUntil(() => hub.size === 2, 'both pipelined streams to be registered');
+    c.socket.destroy();
+    await waitUntil(() => hub.size === 0, 'both streams to be released', 1000);
+  });
+
+  it('writes events straight to the socket on this Node (the fast path is still taken)', async () => {
+    await setup();
+    const c = await open();
+    c.socket.write(get('/events'));
+    await waitUntil(() => hub.size === 1, 'the stream');
+    // The hub's connection keeps its sink; `direct` says which path its writes take.
+    const sink = (hub.clients()[0] as unknown as { sink: NodeSink }).sink;
+    expect(sink.direct).toBe(true);
+    hub.broadcast({ data: 'fast' });
+    await waitUntil(() => c.text.includes('data: fast'), 'the event');
+  });
+
+  it('cannot be locked out by pipelined ghosts: after 200 such connections against maxClients 50, a real client gets in', async () => {
+    await setup({ maxClients: 50 });
+    for (let batch = 0; batch < 4; batch++) {
+      const wave = await Promise.all(Array.from({ length: 50 }, () => open()));
+      for (const c of wave) c.socket.write(get('/events') + get('/events'));
+      await sleep(100);
+      for (const c of wave) c.socket.destroy();
+    }
+    await waitUntil(() => hub.size === 0, 'every ghost to be released', 2000);
+    const c = await open();
+    c.socket.write(get('/events'));
+    await waitUntil(() => c.text.includes('\r\n\r\n'), 'the response head');
+    expect(c.text.startsWith('HTTP/1.1 200')).toBe(true);
+  });
+
+  it('serves a stream on a reused keep-alive connection and releases it', async () => {
+    await setup();
+    const c = await open();
+    // A first stream on the connection, ended by the hub (the connection stays open)...
+    c.socket.write(get('/events?id=first'));
+    await waitUntil(() => hub.size === 1, 'the first stream');
+    hub.disconnect('first');
+    await waitUntil(() => c.text.endsWith('\r\n0\r\n\r\n'), 'the first stream to end with the last chunk');
+    expect(c.closed).toBe(false);
+    // ...then a second on the same connection.
+    c.socket.write(get('/events?id=second'));
+    await waitUntil(() => hub.size === 1, 'the second stream on the reused connection');
+    hub.broadcast({ data: 'on the reused connection' });
+    await waitUntil(() => c.text.includes('data: on the reused connection'), 'the event on the second stream');
+    c.socket.destroy();
+    await waitUntil(() => hub.size === 0, 'the second stream to be released', 1000);
+  });
+
+  it('releases an HTTP/1.0 stream when its connection closes', async () => {
+    await setup();
+    const c = await open();
+    c.socket.write(get('/events?id=old', '1.0'));
+    await waitUntil(() => hub.size === 1, 'the HTTP/1.0 stream');
+    hub.broadcast({ data: 'hello 1.0' });
+    await waitUntil(() => c.text.includes('data: hello 1.0'), 'the event over HTTP/1.0');
+    // HTTP/1.0 has no chunked encoding: the body is the raw event stream.
+    expect(c.text).not.toMatch(/\r\n[0-9a-f]+\r\ndata:/);
+    c.socket.destroy();
+    await waitUntil(() => hub.size === 0, 'the HTTP/1.0 stream to be released', 1000);
+  });
+
+  it('registers nothing for a peer that left while authorize was deciding', async () => {
+    let calls = 0;
+    await setup({}, { sse: { authorize: async () => (calls++, await sleep(150), true) } });
+    const c = await open();
+    c.socket.write(get('/events?id=gone'));
+    await waitUntil(() => calls === 1, 'authorize to be called');
+    c.socket.destroy();
+    await sleep(300);
+    expect(hub.size).toBe(0);
+  });
+
+  it('leaves no listener behind over many streams served one after another on one connection', async () => {
+    // A listener left on the connection per stream would pass Node's limit of 10 and warn.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await setup();
+      const c = await open();
+      const ends = () => (c.text.match(/\r\n0\r\n\r\n/g) ?? []).length;
+      for (let i = 0; i < 15; i++) {
+        c.socket.write(get('/events?id=k'));
+        await waitUntil(() => hub.size === 1, `stream ${i}`);
+        const before = ends();
+        hub.disconnect('k');
+        await waitUntil(() => ends() > before, `stream ${i} to end`);
+      }
+      expect(c.closed).toBe(false);
+      await sleep(50);
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
