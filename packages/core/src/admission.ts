@@ -12,6 +12,7 @@ import {
 } from './access';
 import type { Client } from './client';
 import type { ConnectParams, Hub } from './hub';
+import { channelProblem } from './validate';
 import { connectParams, nodeRequestParts, serveNode, serveWeb, type RequestParts, type StreamOptions } from './serve';
 
 /** The identity an `authorize` hook grants a stream. */
@@ -92,7 +93,7 @@ export function checkStreamOptions(options: StreamOptions<any>): void {
 
 /**
  * Decides what a stream request gets, in this order: CORS preflight, method, origin allowlist,
- * `authorize`, channel cap, per-client-id limit. Refusals are answered before anything is
+ * `authorize`, channel names (400 for one `broadcast` would refuse), channel cap, per-client-id limit. Refusals are answered before anything is
  * registered with the hub. (The hub-wide `maxClients` is checked when the stream is served.)
  * @param req the framework's request object, handed to `authorize` and the resolvers.
  */
@@ -131,7 +132,12 @@ export async function admitStream<Req>(
   }
 
   const channels = new Set<string>();
-  for (const ch of params.channels ?? []) if (typeof ch === 'string' && ch !== '') channels.add(ch);
+  for (const ch of params.channels ?? []) {
+    const problem = channelProblem(ch);
+    // The rule `broadcast` applies: a subscription nothing could ever reach is refused, not kept.
+    if (problem) return answer(textAnswer(400, `ssehub: channel ${problem}\n`, extra));
+    channels.add(ch as string);
+  }
   const maxChannels = options.maxChannels ?? 64;
   if (channels.size > maxChannels) {
     return answer(textAnswer(400, `ssehub: too many channels (at most ${maxChannels})\n`, extra));

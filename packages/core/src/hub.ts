@@ -8,11 +8,12 @@ import {
   type BackplaneReplay,
   type BackplaneState,
 } from './backplane';
-import { concatBytes, dataText, encodeComment, encodeEvent, encodeIdOnly, encodeRetry, validateMessage } from './encoder';
+import { concatBytes, dataText, encodeComment, encodeEvent, encodeIdOnly, encodeRetry } from './encoder';
 import { SseHubError } from './errors';
 import { History, type Entry, type ReplayPlan } from './history';
 import type { Delivered, EventMap, HubMessage, Message, UntypedEvents } from './message';
 import type { Sink } from './sink';
+import { validateChannel, validateMessage, type MessageLimits } from './validate';
 
 /** Why a client was evicted. */
 export type EvictReason = 'timeout' | 'buffer';
@@ -159,6 +160,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private readonly maxClients: number;
   private readonly replayAll: boolean;
   private readonly maxIdLength: number;
+  private readonly limits: MessageLimits;
   private readonly initMessages: InitMessages | undefined;
   private readonly resyncEvent: string;
   private readonly onError: (err: unknown) => void;
@@ -201,6 +203,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (maxClients !== Infinity) checkCount('maxClients', maxClients, 1);
     if (retry !== undefined) checkCount('retry', retry);
     validateMessage({ data: '', event: resyncEvent });
+    this.limits = { maxIdLength: maxLastEventIdLength };
     this.history = new History(history);
     this.heartbeatMs = heartbeat;
     this.retryBytes = retry === undefined ? undefined : encodeRetry(retry);
@@ -230,15 +233,17 @@ export class Hub<Events extends EventMap = UntypedEvents> {
    * Sends a message to every connection, or to the subscribers of `message.channel`.
    * The event is encoded once; the same bytes go to every recipient and into the history.
    * @returns the event id (assigned by the hub when the message has none).
-   * @throws TypeError when an `event` or `id` holds CR, LF or NUL, or `retry` is not a
-   *   non-negative integer; nothing is sent to anyone then.
+   * @throws TypeError naming the field when the message cannot be sent exactly as given: an `event`
+   *   or `channel` empty or holding CR, LF or NUL, an `id` that is not 1 to `maxLastEventIdLength`
+   *   characters of visible ASCII, a `retry` that is not a non-negative integer, `data` missing or not
+   *   JSON-serialisable, a lone surrogate anywhere; nothing is sent to anyone then.
    * @example hub.broadcast({ event: 'tick', data: { n: 1 } });
    */
   broadcast(message: HubMessage<Events>): string {
-    validateMessage(message);
+    validateMessage(message, this.limits);
     this.assertOpen();
     if (this.backplane) return this.share(message, undefined);
-    return this.publish(message, undefined).id;
+    return this.append(message, undefined).id;
   }
 
   /**
@@ -248,15 +253,36 @@ export class Hub<Events extends EventMap = UntypedEvents> {
    *   connections it will reach; those on other hubs are not counted).
    */
   broadcastTo(clientId: string, message: HubMessage<Events>): number {
-    if (typeof clientId !== 'string' || clientId === '') throw new TypeError('ssehub: clientId must be a non-empty string');
-    validateMessage(message);
-    this.assertOpen();
-    if (this.backplane) this.share(message, clientId);
-    else this.publish(message, clientId);
-    return this.byClientId.get(clientId)?.size ?? 0;
+    return this.send(message, { to: clientId }).consumers;
   }
 
-  private publish(message: Message, to: string | undefined): Entry {
+  /**
+   * What `broadcast` and `broadcastTo` do, answering both the event id and how many of this hub's
+   * streams it reaches now (with a backplane, streams on other hubs are not counted). The publish
+   * API answers with these.
+   * @param options.to a client id: the message goes to that client id only, as `broadcastTo`.
+   * @throws TypeError as `broadcast`, or for an empty `to`.
+   */
+  send(message: HubMessage<Events>, options: { to?: string } = {}): { id: string; consumers: number } {
+    const { to } = options;
+    if (to !== undefined && (typeof to !== 'string' || to === '')) throw new TypeError('ssehub: clientId must be a non-empty string');
+    validateMessage(message, this.limits);
+    this.assertOpen();
+    const consumers = this.reach(to, to === undefined ? channelList((message as Message).channel) : undefined);
+    const id = this.backplane ? this.share(message, to) : this.append(message, to).id;
+    return { id, consumers };
+  }
+
+  /** How many streams here a message to `to` or `channels` reaches now. */
+  private reach(to: string | undefined, channels: readonly string[] | undefined): number {
+    if (to !== undefined) return this.byClientId.get(to)?.size ?? 0;
+    if (channels === undefined) return this.clientSet.size;
+    if (channels.length === 1) return this.byChannel.get(channels[0]!)?.size ?? 0;
+    return this.subscribersOfAny(channels).size;
+  }
+
+  /** Gives a message its id and place in this hub's order, keeps it and delivers it. */
+  private append(message: Message, to: string | undefined): Entry {
     const seq = ++this.seq;
     const id = message.id ?? String(this.idBase + seq);
     const delivered: Delivered = { ...message, id };
@@ -432,13 +458,17 @@ export class Hub<Events extends EventMap = UntypedEvents> {
    * Registers a stream. Adapters call this after sending the headers; apps rarely need it.
    * The client is registered for live delivery first, then the replay (or gap fill) up to a snapshot
    * of the head is written, then what arrived meanwhile: no gap, no duplicate.
-   * @throws SseHubError `HUB_CLOSED` after `close()`, `HUB_FULL` past `maxClients`.
+   * @throws SseHubError `HUB_CLOSED` after `close()`, `HUB_FULL` past `maxClients`; TypeError for a
+   *   channel name that breaks the channel rule (non-empty, no CR, LF or NUL); nothing is registered then.
    */
   connect(sink: Sink, params: ConnectParams = {}): Client {
     this.assertOpen();
     if (this.full) throw new SseHubError(`ssehub: maxClients (${this.maxClients}) reached`, 'HUB_FULL');
     const named = new Set<string>();
-    for (const ch of params.channels ?? []) if (typeof ch === 'string' && ch !== '') named.add(ch);
+    for (const ch of params.channels ?? []) {
+      validateChannel(ch);
+      named.add(ch);
+    }
     // Most streams join no channel: they share one empty set instead of keeping one each.
     const channels: ReadonlySet<string> = named.size ? named : NO_CHANNELS;
     const clientId = params.clientId === '' ? undefined : params.clientId;
@@ -495,7 +525,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       const last = messages.length - 1;
       const idOnly = headId !== undefined && (last < 0 || messages[last]!.id !== undefined);
       // Encode all before adding any, so a bad message leaves the prelude untouched for the fallback.
-      const frames = messages.map((m, i) => (validateMessage(m), encodeEvent(m, m.id ?? (i === last ? headId : undefined))));
+      const frames = messages.map((m, i) => (validateMessage(m, this.limits), encodeEvent(m, m.id ?? (i === last ? headId : undefined))));
       prelude.push(...frames);
       if (idOnly) prelude.push(encodeIdOnly(headId!));
       this.start(c, prelude);

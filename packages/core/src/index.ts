@@ -14,10 +14,12 @@ export type { Message, Delivered, EventMap, HubMessage, UntypedEvents } from './
 export type { Sink } from './sink';
 export { SseHubError } from './errors';
 export type { SseHubErrorCode } from './errors';
-export { encodeEvent, encodeComment, encodeRetry, validateMessage, dataText } from './encoder';
+export { encodeEvent, encodeComment, encodeRetry, dataText } from './encoder';
+export { validateMessage, validateChannel, messageProblem, channelProblem, idProblem, DEFAULT_MAX_ID_LENGTH } from './validate';
+export type { FieldProblem, MessageLimits } from './validate';
 export { NodeSink } from './sinks/node';
 export { WebSink, WEB_HIGH_WATER_MARK } from './sinks/web';
-export { serveNode, serveWeb, connectParams, nodeRequestParts, decodeHeader, SSE_HEADERS } from './serve';
+export { serveNode, serveWeb, connectParams, nodeRequestParts, SSE_HEADERS } from './serve';
 export type { StreamOptions, RequestParts } from './serve';
 export { safeEqual, bearerToken, checkToken, corsHeaders, preflight, acceptsGzip, checkCors } from './access';
 export type { HttpAnswer, Denial, HeaderReader, CorsOptions } from './access';

@@ -70,20 +70,9 @@ export interface RequestParts {
 export function connectParams<Req>(req: Req, parts: RequestParts, options: StreamOptions<Req>): ConnectParams {
   const clientId = options.clientId ? options.clientId(req) : parts.query.get('id') ?? undefined;
   const channels = options.channels ? options.channels(req) : parts.query.getAll('channel');
-  const lastEventId = decodeHeader(parts.lastEventIdHeader) ?? parts.query.get('lastEventId') ?? undefined;
+  // Looked up exactly as received: event ids are visible ASCII, which every client sends back unchanged.
+  const lastEventId = parts.lastEventIdHeader || (parts.query.get('lastEventId') ?? undefined);
   return { clientId, channels, lastEventId };
-}
-
-/**
- * Node decodes header bytes as latin1; a client's UTF-8 Last-Event-ID is re-decoded here.
- * Bytes that are not valid UTF-8 become U+FFFD, which no hub id contains, so such an id is unknown.
- */
-export function decodeHeader(value: string | undefined): string | undefined {
-  if (value === undefined || value === '') return undefined;
-  // eslint-disable-next-line no-control-regex
-  if (!/[^\x00-\x7f]/.test(value)) return value;
-  if (/[^\x00-\xff]/.test(value)) return value; // Already decoded (a Web Headers object).
-  return new TextDecoder().decode(Uint8Array.from(value, (ch) => ch.charCodeAt(0)));
 }
 
 function responseHeaders(extra: Record<string, string> | undefined): Record<string, string> {

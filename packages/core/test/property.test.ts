@@ -82,14 +82,15 @@ describe('wire-format properties', () => {
           bytes = encodeEvent(msg, id ?? '42');
         } catch (err) {
           expect(err).toBeInstanceOf(TypeError);
-          const bad = (s: string | undefined) => s !== undefined && (/[\r\n\0]/.test(s) || !wellFormed(s));
-          expect(bad(event) || bad(id) || id === '').toBe(true);
+          const badEvent = event !== undefined && (event === '' || /[\r\n\0]/.test(event) || !wellFormed(event));
+          // Ids are 1 to 256 characters of visible ASCII, spaces only inside: what clients send back unchanged.
+          const badId = id !== undefined && (id.length > 256 || !/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(id));
+          expect(badEvent || badId).toBe(true);
           return;
         }
         const events = parseChunked(bytes, []);
         expect(events).toHaveLength(1);
-        // An empty event name means "message" on the wire, as no name does.
-        expect(events[0]!.event || undefined).toBe(event || undefined);
+        expect(events[0]!.event).toBe(event);
         expect(events[0]!.id).toBe(id ?? '42');
       }),
       { numRuns },

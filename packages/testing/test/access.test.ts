@@ -262,9 +262,11 @@ describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
 
     it('treats a Last-Event-ID over the cap as unknown: a resync event, no replay', async () => {
       await setup({}, { maxLastEventIdLength: 16 });
-      const first = hub.broadcast({ data: 'one', id: 'a'.repeat(17) });
+      // An id the hub could never look up is refused when it is broadcast.
+      expect(() => hub.broadcast({ data: 'one', id: 'a'.repeat(17) })).toThrow(TypeError);
+      hub.broadcast({ data: 'one', id: 'a'.repeat(16) });
       hub.broadcast({ data: 'two' });
-      const s = await stream('', { 'Last-Event-ID': first });
+      const s = await stream('', { 'Last-Event-ID': 'a'.repeat(17) });
       await s.waitForEvents(1);
       expect(s.events[0]!.event).toBe('ssehub-resync');
       expect(JSON.parse(s.events[0]!.data)).toMatchObject({ reason: 'unknown-id', lastEventId: 'a'.repeat(16) });
