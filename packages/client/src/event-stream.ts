@@ -225,6 +225,18 @@ export class EventStream implements AsyncIterable<SseEvent> {
       this.retryAfter = retryAfter ?? 0;
       return this.fail(error);
     }
+    const refused = res.headers.get('x-ssehub-refused');
+    if (refused) {
+      // A hub that cannot take us now says so on a stream EventSource would survive: come back later.
+      this.disarmIdle();
+      const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+      await discard(res, undefined);
+      if (this.isClosed()) return 'stop';
+      this.retryAfter = retryAfter ?? 0;
+      return this.fail(
+        new StreamError(`ssehub client: refused (${refused})`, { kind: 'refused', url: this.url, status: res.status, retryAfter, reason: refused }),
+      );
+    }
     if (!res.body) {
       this.disarmIdle();
       return this.fail(new StreamError('ssehub client: response has no body', { kind: 'network', url: this.url }));
@@ -290,7 +302,7 @@ export class EventStream implements AsyncIterable<SseEvent> {
       }
     }
     if (this.isClosed()) return 'stop';
-    const retry = verdict?.closeNow ? false : (verdict?.retry ?? error.kind === 'network');
+    const retry = verdict?.closeNow ? false : (verdict?.retry ?? (error.kind === 'network' || error.kind === 'refused'));
     if (!retry) {
       this.finish(error);
       return 'stop';

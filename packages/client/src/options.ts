@@ -5,8 +5,9 @@ export interface StreamErrorResult {
   /** Stop now and for good, as if `close()` had been called (launchdarkly's `CloseNow`). */
   closeNow?: boolean;
   /**
-   * Retry after this error (`true`) or stop (`false`). Default: `true` for network errors, `false`
-   * for a bad status or Content-Type, as the spec says. `closeNow` wins over it.
+   * Retry after this error (`true`) or stop (`false`). Default: `true` for network errors and a
+   * hub's refusal (after its `Retry-After`), `false` for a bad status or Content-Type, as the spec
+   * says. `closeNow` wins over it.
    */
   retry?: boolean;
 }

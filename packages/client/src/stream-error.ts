@@ -1,9 +1,10 @@
 /**
  * What went wrong: `'network'` (the request or the body failed: refused, reset, DNS...),
- * `'status'` (an answer other than 200 or 204) or `'content-type'` (a 200 that is not
- * `text/event-stream`).
+ * `'status'` (an answer other than 200 or 204), `'content-type'` (a 200 that is not
+ * `text/event-stream`) or `'refused'` (a hub that is full or going away answered with a stream that
+ * ends at once and names its reason in `X-SSEHub-Refused`: come back after `retryAfter`).
  */
-export type StreamErrorKind = 'network' | 'status' | 'content-type';
+export type StreamErrorKind = 'network' | 'status' | 'content-type' | 'refused';
 
 /** The fields of a {@link StreamError} besides its message. */
 export interface StreamErrorInit {
@@ -11,6 +12,7 @@ export interface StreamErrorInit {
   url: string;
   status?: number;
   retryAfter?: number;
+  reason?: string;
   cause?: unknown;
 }
 
@@ -27,6 +29,8 @@ export class StreamError extends Error {
   readonly status: number | undefined;
   /** The response's `Retry-After`, in ms (seconds or an HTTP date), when it had a valid one. */
   readonly retryAfter: number | undefined;
+  /** For `'refused'`: the hub's reason (`'hub-full'`, `'client-limit'`, `'shutting-down'`). */
+  readonly reason: string | undefined;
 
   constructor(message: string, init: StreamErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -34,6 +38,7 @@ export class StreamError extends Error {
     this.url = init.url;
     this.status = init.status;
     this.retryAfter = init.retryAfter;
+    this.reason = init.reason;
   }
 }
 

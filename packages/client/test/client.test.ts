@@ -220,31 +220,24 @@ describe.each(ADAPTERS)('@ssehub/client against %s', (adapter) => {
     expect(authorizations).toEqual(['Bearer bad', 'Bearer good']);
   });
 
-  it('a 503 past maxClients is retried when onError says so, after Retry-After; without that it stops', async () => {
+  it('a full hub refuses with a stream the client comes back from by itself after Retry-After; onError can stop it', async () => {
     await setup({ maxClients: 1 }, { sse: { retryAfter: 1 } });
     const holder = open(url('?id=holder'));
     await waitUntil(() => hub.size === 1 && holder.readyState === 'open', 'the first stream');
 
-    const plain = open(url(), { retry: 20 });
-    const refused = await plain.closed;
-    expect(refused?.status).toBe(503);
-    expect(refused?.retryAfter).toBe(1000);
+    const stopped = open(url(), { retry: 20, onError: (err) => (err.kind === 'refused' ? { closeNow: true } : undefined) });
+    const refused = await stopped.closed;
+    expect(refused).toMatchObject({ kind: 'refused', reason: 'hub-full', status: 200, retryAfter: 1000 });
 
-    const errors: { status: number | undefined; at: number }[] = [];
-    const patient = open(url('?id=patient'), {
-      retry: 20,
-      onError: (err) => {
-        errors.push({ status: err.status, at: Date.now() });
-        return err.status === 503 ? { retry: true } : undefined;
-      },
-    });
+    const errors: { kind: string; at: number }[] = [];
+    const patient = open(url('?id=patient'), { retry: 20, onError: (err) => void errors.push({ kind: err.kind, at: Date.now() }) });
     const events = record(patient);
     let openedAt = 0;
     patient.on('open', () => (openedAt = Date.now()));
-    await waitUntil(() => errors.length === 1, 'the 503');
+    await waitUntil(() => errors.length === 1, 'the refusal');
     holder.close();
     await waitUntil(() => hub.clientSize('patient') === 1 && openedAt > 0, 'the retried stream', 5000);
-    expect(errors.map((e) => e.status)).toEqual([503]);
+    expect(errors.map((e) => e.kind)).toEqual(['refused']);
     expect(openedAt - errors[0]!.at).toBeGreaterThanOrEqual(950);
     const id = hub.broadcast({ data: 'in' });
     await waitUntil(() => events.length === 1, 'an event on the retried stream');

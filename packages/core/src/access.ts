@@ -9,6 +9,8 @@ export interface HttpAnswer {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** Close the connection after this answer (`Connection: close` over HTTP/1). Default: false. */
+  closeConnection?: boolean;
 }
 
 /** Refuses a request: 401 (no or unusable credentials) or 403 (credentials that are not enough). */

@@ -13,7 +13,8 @@ import {
 import type { Client } from './client';
 import type { ConnectParams, Hub } from './hub';
 import { channelProblem } from './validate';
-import { connectParams, nodeRequestParts, serveNode, serveWeb, type RequestParts, type StreamOptions } from './serve';
+import { refusal, wantsEventStream } from './refusal';
+import { connectParams, hubRefusal, isHttp1, nodeRequestParts, serveNode, serveWeb, type RequestParts, type StreamOptions } from './serve';
 
 /** The identity an `authorize` hook grants a stream. */
 export interface StreamGrant {
@@ -44,8 +45,11 @@ export type Admission =
   | { kind: 'pass' }
   /** A preflight or a refusal, to send as it is; nothing was registered. */
   | { kind: 'answer'; answer: HttpAnswer }
-  /** Open a stream with these connect parameters and extra headers; gzip it when `gzip` is true. */
-  | { kind: 'stream'; params: ConnectParams; headers: Record<string, string>; gzip: boolean };
+  /**
+   * Open a stream with these connect parameters and extra headers; gzip it when `gzip` is true.
+   * `eventStream`: the request accepts `text/event-stream`, so a late refusal is one EventSource survives.
+   */
+  | { kind: 'stream'; params: ConnectParams; headers: Record<string, string>; gzip: boolean; eventStream: boolean };
 
 /** What {@link admitStream} reads off a request: the query, the Last-Event-ID, the method, any header. */
 export interface StreamRequest extends RequestParts {
@@ -92,9 +96,11 @@ export function checkStreamOptions(options: StreamOptions<any>): void {
 }
 
 /**
- * Decides what a stream request gets, in this order: CORS preflight, method, origin allowlist,
- * `authorize`, channel names (400 for one `broadcast` would refuse), channel cap, per-client-id limit. Refusals are answered before anything is
- * registered with the hub. (The hub-wide `maxClients` is checked when the stream is served.)
+ * Decides what a stream request gets, in this order: CORS preflight, method, origin allowlist, a hub
+ * that is draining, closed or full (a refusal), `authorize`, channel names (400 for one `broadcast`
+ * would refuse), channel cap, per-client-id limit (a refusal). Refusals are answered before anything
+ * is registered with the hub; a request that accepts `text/event-stream` is refused in a way
+ * EventSource recovers from (see `refusal`).
  * @param req the framework's request object, handed to `authorize` and the resolvers.
  */
 export async function admitStream<Req>(
@@ -113,6 +119,10 @@ export async function admitStream<Req>(
   const extra = cors ? corsHeaders(cors, request.header('origin')) : {};
   // Refusing here saves a connection the browser would not let the page read anyway.
   if (!extra) return answer(textAnswer(403, 'ssehub: origin not allowed\n'));
+  const eventStream = wantsEventStream(request.header('accept'));
+  // Before `authorize`: a hub that cannot take the stream anyway spends nothing on it.
+  const refused = hubRefusal(hub);
+  if (refused) return answer(refusal(refused, { retryAfter: options.retryAfter, eventStream, headers: extra }));
 
   let params = connectParams(req, request, options);
   if (options.authorize) {
@@ -144,8 +154,7 @@ export async function admitStream<Req>(
   }
   const maxPerClient = options.maxConnectionsPerClient ?? Infinity;
   if (params.clientId && hub.clientSize(params.clientId) >= maxPerClient) {
-    const retryAfter = String(options.retryAfter ?? 5);
-    return answer(textAnswer(429, 'ssehub: too many connections for this client\n', { ...extra, 'Retry-After': retryAfter }));
+    return answer(refusal('client-limit', { retryAfter: options.retryAfter, eventStream, headers: extra }));
   }
   const gzip = options.compress === true && acceptsGzip(request.header('accept-encoding'));
   return {
@@ -153,6 +162,7 @@ export async function admitStream<Req>(
     params: { ...params, channels },
     headers: { ...options.headers, ...extra },
     gzip,
+    eventStream,
   };
 }
 
@@ -178,9 +188,9 @@ function grant(params: ConnectParams, g: StreamGrant): ConnectParams {
   return { ...params, clientId, channels };
 }
 
-/** Sends an answer on a Node response. */
+/** Sends an answer on a Node response (with `Connection: close` over HTTP/1 when it asks for it). */
 export function sendNodeAnswer(res: ServerResponse, a: HttpAnswer, head = false): void {
-  res.writeHead(a.status, a.headers);
+  res.writeHead(a.status, a.closeConnection && isHttp1(res) ? { ...a.headers, Connection: 'close' } : a.headers);
   res.end(head || a.status === 204 || a.status === 304 ? undefined : a.body);
 }
 
@@ -218,7 +228,12 @@ export async function respondNode(
     sendNodeAnswer(res, admission.answer);
     return undefined;
   }
-  return serveNode(hub, res, admission.params, { retryAfter: options.retryAfter, headers: admission.headers, gzip });
+  return serveNode(hub, res, admission.params, {
+    retryAfter: options.retryAfter,
+    headers: admission.headers,
+    gzip,
+    eventStream: admission.eventStream,
+  });
 }
 
 /**
@@ -252,5 +267,11 @@ export async function handleWebStream<Req>(
   if (a.kind === 'pass') return undefined;
   if (a.kind === 'answer') return webAnswer(a.answer);
   const gzip = a.gzip ? await createGzip() : undefined;
-  return serveWeb(hub, a.params, { retryAfter: options.retryAfter, headers: a.headers, signal: request.signal, gzip });
+  return serveWeb(hub, a.params, {
+    retryAfter: options.retryAfter,
+    headers: a.headers,
+    signal: request.signal,
+    gzip,
+    eventStream: a.eventStream,
+  });
 }

@@ -36,6 +36,8 @@ export class Connection implements Client {
   skipUpTo = 0;
   closed = false;
   readonly connectedAt = Date.now();
+  /** When `maxLifetime` ends this stream (`Date.now()` time); Infinity: never. */
+  endsAt = Infinity;
 
   constructor(
     readonly id: string,

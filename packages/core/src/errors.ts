@@ -1,5 +1,5 @@
 /** Codes carried by {@link SseHubError}, so callers can branch without parsing messages. */
-export type SseHubErrorCode = 'HUB_CLOSED' | 'HUB_FULL' | 'INVALID_OPTION' | 'INTERNAL';
+export type SseHubErrorCode = 'HUB_CLOSED' | 'HUB_DRAINING' | 'HUB_FULL' | 'INVALID_OPTION' | 'INTERNAL';
 
 /**
  * The one error class of ssehub for runtime trouble that is not a caller's bad argument

@@ -16,8 +16,9 @@ export interface Entry {
 /** What the history can say about a client's Last-Event-ID. */
 export type ReplayPlan =
   | { kind: 'live' }
-  | { kind: 'replay'; entries: Entry[] }
-  | { kind: 'gap'; reason: 'unknown-id' | 'expired' };
+  /** `restart`: the client's id is from an earlier process; these are all this process published. */
+  | { kind: 'replay'; entries: Entry[]; restart?: boolean }
+  | { kind: 'gap'; reason: 'unknown-id' | 'expired' | 'restart' };
 
 /**
  * A bounded, ordered, in-memory event history (a ring buffer), indexed by event id.
@@ -28,6 +29,8 @@ export class History {
   private start = 0;
   private count = 0;
   private readonly index = new Map<string, number>();
+  /** Entries pushed since creation or `clear()`, kept or not. */
+  private pushed = 0;
 
   constructor(readonly capacity: number) {
     this.ring = new Array(Math.max(0, capacity));
@@ -37,12 +40,18 @@ export class History {
     return this.count;
   }
 
+  /** True while nothing has fallen off: the history holds every entry pushed since it was created or cleared. */
+  get complete(): boolean {
+    return this.pushed === this.count;
+  }
+
   /** The seq of the oldest retained entry, or undefined when empty. */
   get firstSeq(): number | undefined {
     return this.count ? this.ring[this.start]!.seq : undefined;
   }
 
   push(entry: Entry): void {
+    this.pushed++;
     if (this.capacity === 0) return;
     if (this.count === this.capacity) {
       const old = this.ring[this.start]!;
@@ -77,6 +86,7 @@ export class History {
     this.ring = new Array(Math.max(0, this.capacity));
     this.start = 0;
     this.count = 0;
+    this.pushed = 0;
     this.index.clear();
   }
 }

@@ -43,6 +43,12 @@ export interface HubOptions {
   maxClients?: number;
   /** Replay the retained history to a client that sends no Last-Event-ID. Default: false. */
   replayAll?: boolean;
+  /**
+   * Milliseconds after which a stream is ended so its client reconnects (and resumes from the
+   * history, losing nothing), spread between 75% and 100% of this value so reconnects do not come
+   * all at once. It rebalances long-lived streams across instances after a scale-out. Default: 0 (off).
+   */
+  maxLifetime?: number;
   /** A Last-Event-ID longer than this many characters is treated as unknown. Default: 256. */
   maxLastEventIdLength?: number;
   /**
@@ -92,6 +98,35 @@ export interface ConnectParams {
   /** The raw Last-Event-ID (header or query), if the client sent one. */
   lastEventId?: string;
 }
+
+/** Something that stops accepting connections: a Node `http.Server`, `https.Server` or `http2` server. */
+export interface ClosableServer {
+  close(callback?: (err?: Error) => void): unknown;
+  /** Node 18.2+: closes connections that carry no request. */
+  closeIdleConnections?(): void;
+  /** Node 18.2+: closes every connection. */
+  closeAllConnections?(): void;
+}
+
+/** Options of {@link Hub.drain}. */
+export interface DrainOptions {
+  /**
+   * Milliseconds over which the open streams are ended, one after another in random order, so their
+   * clients do not all reconnect to the remaining instances in the same second. Default: 5000.
+   */
+  within?: number;
+  /**
+   * The HTTP server to close with the hub: it stops accepting at once, its idle keep-alive
+   * connections are closed while the streams end, and whatever is still open `grace` ms after the
+   * last stream ended is closed. Default: none (close it yourself).
+   */
+  server?: ClosableServer;
+  /** Milliseconds the server's last connections get after the last stream ended. Default: 1000. */
+  grace?: number;
+}
+
+/** Where a hub is in its life: serving, ending its streams (new ones are refused), or closed. */
+export type HubState = 'open' | 'draining' | 'closed';
 
 /** Options of {@link Hub.listen}. */
 export interface ListenOptions {
@@ -151,6 +186,8 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private isClosed = false;
+  private isDraining = false;
+  private lifetimeTimer: ReturnType<typeof setInterval> | undefined;
   private readonly retryBytes: Uint8Array | undefined;
 
   private readonly heartbeatMs: number;
@@ -159,6 +196,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private readonly maxBufferedBytes: number;
   private readonly maxClients: number;
   private readonly replayAll: boolean;
+  private readonly maxLifetime: number;
   private readonly maxIdLength: number;
   private readonly limits: MessageLimits;
   private readonly initMessages: InitMessages | undefined;
@@ -188,6 +226,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
       maxBufferedBytes = 1024 * 1024,
       maxClients = Infinity,
       replayAll = false,
+      maxLifetime = 0,
       maxLastEventIdLength = 256,
       initMessages,
       resyncEvent = 'ssehub-resync',
@@ -200,6 +239,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     checkCount('timeout', timeout);
     checkCount('tolerance', tolerance, 1);
     checkCount('maxBufferedBytes', maxBufferedBytes, 1);
+    checkCount('maxLifetime', maxLifetime);
     if (maxClients !== Infinity) checkCount('maxClients', maxClients, 1);
     if (retry !== undefined) checkCount('retry', retry);
     validateMessage({ data: '', event: resyncEvent });
@@ -212,6 +252,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     this.maxBufferedBytes = maxBufferedBytes;
     this.maxClients = maxClients;
     this.replayAll = replayAll;
+    this.maxLifetime = maxLifetime;
     this.maxIdLength = maxLastEventIdLength;
     this.initMessages = initMessages;
     this.resyncEvent = resyncEvent;
@@ -463,6 +504,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
    */
   connect(sink: Sink, params: ConnectParams = {}): Client {
     this.assertOpen();
+    if (this.isDraining) throw new SseHubError('ssehub: the hub is draining', 'HUB_DRAINING');
     if (this.full) throw new SseHubError(`ssehub: maxClients (${this.maxClients}) reached`, 'HUB_FULL');
     const named = new Set<string>();
     for (const ch of params.channels ?? []) {
@@ -480,6 +522,11 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (clientId !== undefined) addTo(this.byClientId, clientId, c);
     sink.onClose(() => this.remove(c, false));
     this.startHeartbeat();
+    if (this.maxLifetime > 0) {
+      // Between 75% and 100% of the lifetime: reconnects after a scale-out spread out instead of coming at once.
+      c.endsAt = c.connectedAt + this.maxLifetime * (0.75 + 0.25 * Math.random());
+      this.startLifetimeTimer();
+    }
 
     // Snapshot the head: live entries after it queue in `pending` while the prelude is built.
     const plan = this.plan(lastEventId);
@@ -487,6 +534,8 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     const prelude: Uint8Array[] = [];
     if (this.retryBytes) prelude.push(this.retryBytes);
     if (plan.kind === 'replay') {
+      // No id on the signal: a client that drops during this replay comes back with its old id and gets it again.
+      if (plan.restart) prelude.push(this.resyncFrame(lastEventId!, 'restart', false));
       for (const e of plan.entries) if (visible(c, e)) prelude.push(e.bytes);
     }
     this.emit('connect', c);
@@ -544,10 +593,10 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     }
   }
 
-  private resyncFrame(lastEventId: string, reason: string): Uint8Array {
+  private resyncFrame(lastEventId: string, reason: string, moveToHead = true): Uint8Array {
     const data = { reason, lastEventId: lastEventId.slice(0, this.maxIdLength), hubLastEventId: this.headId ?? null };
     // The id moves the client to the head (or clears it when there is none), so a reconnect does not loop.
-    return encodeEvent({ event: this.resyncEvent, data }, this.headId ?? '');
+    return encodeEvent({ event: this.resyncEvent, data }, moveToHead ? this.headId ?? '' : undefined);
   }
 
   /** Decides what a client that sent `lastEventId` gets before live events. */
@@ -559,9 +608,16 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (lastEventId === this.headId) return { kind: 'live' };
     const seq = this.history.seqOf(lastEventId);
     if (seq !== undefined) return { kind: 'replay', entries: this.history.after(seq) };
+    const numeric = /^\d+$/.test(lastEventId);
     const n = Number(lastEventId);
-    const ours = /^\d+$/.test(lastEventId) && n > this.idBase && n <= this.idBase + this.seq;
-    return { kind: 'gap', reason: ours || (/^\d+$/.test(lastEventId) && n <= this.idBase) ? 'expired' : 'unknown-id' };
+    if (numeric && n <= this.idBase && !this.backplane) {
+      // An earlier process's id (this one's ids start above them all): what this process published is
+      // all it can give, and it can give all of it while nothing has fallen off the history.
+      if (this.initMessages || !this.history.complete) return { kind: 'gap', reason: this.initMessages ? 'restart' : 'expired' };
+      return { kind: 'replay', entries: this.history.after(0), restart: true };
+    }
+    const ours = numeric && n > this.idBase && n <= this.idBase + this.seq;
+    return { kind: 'gap', reason: ours ? 'expired' : 'unknown-id' };
   }
 
   /** Writes the prelude, then whatever live frames queued while it was built. */
@@ -744,10 +800,22 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     this.heartbeatTimer.unref?.();
   }
 
+  private startLifetimeTimer(): void {
+    if (this.lifetimeTimer) return;
+    // Checks often enough to end a stream within 5% of its lifetime, and at most once a second... or faster for short ones.
+    const every = Math.min(1000, Math.max(10, Math.floor(this.maxLifetime / 20)));
+    this.lifetimeTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.clientSet) if (now >= c.endsAt) this.remove(c, true);
+    }, every);
+    this.lifetimeTimer.unref?.();
+  }
+
   private stopTimers(): void {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.heartbeatTimer = this.sweepTimer = undefined;
+    if (this.lifetimeTimer) clearInterval(this.lifetimeTimer);
+    this.heartbeatTimer = this.sweepTimer = this.lifetimeTimer = undefined;
   }
 
   // ---- observing -----------------------------------------------------------------------------
@@ -782,9 +850,14 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     return this.headId;
   }
 
-  /** True after {@link Hub.close}. */
+  /** True after {@link Hub.close} (or once {@link Hub.drain} has ended every stream). */
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** `'open'`, `'draining'` (streams are being ended, new ones refused) or `'closed'`. */
+  get state(): HubState {
+    return this.isClosed ? 'closed' : this.isDraining ? 'draining' : 'open';
   }
 
   /**
@@ -861,10 +934,61 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     else this.logger!.debug?.(`ssehub: ${event}`, event === 'connect' ? { ...details, lastEventId: c.lastEventId } : details);
   }
 
-  /** Ends every stream, stops every timer and ends every `listen()` iteration. Idempotent. */
+  /**
+   * Shuts the hub down without stranding a client: new streams are refused at once with an answer
+   * EventSource recovers from (a `200` that sets `retry:` and ends), the open streams are ended one
+   * after another over `within` ms in random order (broadcasts still reach those not yet ended), each
+   * client reconnects by itself with its Last-Event-ID (to another instance, or to this app once it
+   * is back), then the hub closes. Given the HTTP `server`, it also stops accepting at once and closes
+   * its connections, the last ones `grace` ms after the last stream ended. Resolves when all that is
+   * done: within `within + grace` ms (plus the backplane's close). Idempotent.
+   * @example process.on('SIGTERM', () => hub.drain({ within: 5000, server }).then(() => process.exit(0)));
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    this.draining ??= this.runDrain(options);
+    return this.draining;
+  }
+
+  private draining: Promise<void> | undefined;
+
+  private async runDrain(options: DrainOptions): Promise<void> {
+    const { within = 5000, server, grace = 1000 } = options;
+    checkCount('within', within);
+    checkCount('grace', grace);
+    const serverClosed = server ? new Promise<void>((resolve) => void server.close(() => resolve())) : undefined;
+    if (!this.isClosed) {
+      this.isDraining = true;
+      const order = shuffle([...this.clientSet]);
+      const started = Date.now();
+      // One stream every within/n ms: enough ticks to spread the ends, never a timer per stream.
+      const tick = Math.min(100, Math.max(10, Math.floor(within / Math.max(1, order.length))));
+      let next = 0;
+      while (next < order.length && !this.isClosed) {
+        const due = within === 0 ? order.length : Math.min(order.length, Math.floor(((Date.now() - started) * order.length) / within) + 1);
+        while (next < due) this.remove(order[next++]!, true);
+        server?.closeIdleConnections?.();
+        if (next < order.length) await sleep(tick);
+      }
+      await this.close();
+    }
+    if (server && serverClosed) {
+      server.closeIdleConnections?.();
+      const timer = sleep(grace);
+      await Promise.race([serverClosed, timer]);
+      server.closeAllConnections?.();
+      await Promise.race([serverClosed, sleep(grace)]);
+    }
+  }
+
+  /**
+   * Ends every stream at once, stops every timer and ends every `listen()` iteration. Idempotent.
+   * Streams end with their connection (HTTP/1 streams carry `Connection: close`), so no keep-alive
+   * connection stays pinned to a process that is going away; prefer {@link Hub.drain} on a deploy.
+   */
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.isDraining = false;
     for (const c of [...this.clientSet]) this.remove(c, true);
     for (const l of this.listeners) {
       l.done = true;
@@ -879,6 +1003,20 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private assertOpen(): void {
     if (this.isClosed) throw new SseHubError('ssehub: the hub is closed', 'HUB_CLOSED');
   }
+}
+
+/** Resolves after `ms`, without keeping the process alive for it. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
+
+/** The list in random order (Fisher-Yates), in place. */
+function shuffle<T>(list: T[]): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
 }
 
 /** How long a shared replay waits for this hub to reach the position a client already saw. */

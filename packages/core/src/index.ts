@@ -1,5 +1,16 @@
 export { createHub, Hub } from './hub';
-export type { HubLogger, HubOptions, ConnectParams, ListenOptions, HubEvents, EvictReason, InitMessages } from './hub';
+export type {
+  HubLogger,
+  HubOptions,
+  ConnectParams,
+  ListenOptions,
+  HubEvents,
+  EvictReason,
+  InitMessages,
+  DrainOptions,
+  ClosableServer,
+  HubState,
+} from './hub';
 export type { Client } from './client';
 export type {
   Backplane,
@@ -19,7 +30,7 @@ export { validateMessage, validateChannel, messageProblem, channelProblem, idPro
 export type { FieldProblem, MessageLimits } from './validate';
 export { NodeSink } from './sinks/node';
 export { WebSink, WEB_HIGH_WATER_MARK } from './sinks/web';
-export { serveNode, serveWeb, connectParams, nodeRequestParts, SSE_HEADERS } from './serve';
+export { serveNode, serveWeb, connectParams, nodeRequestParts, hubRefusal, SSE_HEADERS } from './serve';
 export type { StreamOptions, RequestParts } from './serve';
 export { safeEqual, bearerToken, checkToken, corsHeaders, preflight, acceptsGzip, checkCors } from './access';
 export type { HttpAnswer, Denial, HeaderReader, CorsOptions } from './access';
@@ -39,3 +50,5 @@ export { createPublishHandler, nodePublishRequest, webPublishRequest, readNodeBo
 export type { PublishOptions, PublishRequest, PublishHandler } from './publish';
 export { GzipNodeSink } from './sinks/gzip';
 export { GzipWebSink } from './sinks/gzip-web';
+export { refusal, wantsEventStream, REFUSAL_HEADER } from './refusal';
+export type { RefusalReason } from './refusal';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gzip } from 'node:zlib';
-import type { CorsOptions } from './access';
+import type { CorsOptions, HttpAnswer } from './access';
 import type { StreamAuthorization } from './admission';
 import type { Client } from './client';
 import type { ConnectParams, Hub } from './hub';
@@ -8,6 +8,8 @@ import { GzipNodeSink } from './sinks/gzip';
 import { GzipWebSink } from './sinks/gzip-web';
 import { NodeSink } from './sinks/node';
 import { WebSink } from './sinks/web';
+import { refusal, type RefusalReason } from './refusal';
+import { SSE_HEADERS } from './sse-headers';
 
 /**
  * Options every framework adapter's `sse(hub, options)` takes. `Req` is what the framework hands a
@@ -47,12 +49,7 @@ export interface StreamOptions<Req> {
   compress?: boolean;
 }
 
-/** The response headers of every stream. `no-transform` also keeps `compression` middleware off it. */
-export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Accel-Buffering': 'no',
-});
+export { SSE_HEADERS };
 
 /** What an adapter reads off a request before the app's resolvers run. */
 export interface RequestParts {
@@ -79,40 +76,60 @@ function responseHeaders(extra: Record<string, string> | undefined): Record<stri
   return extra ? { ...extra, ...SSE_HEADERS } : { ...SSE_HEADERS };
 }
 
+/** Why the hub cannot take a stream right now, or undefined when it can. */
+export function hubRefusal(hub: Hub): RefusalReason | undefined {
+  return hub.state !== 'open' ? 'shutting-down' : hub.full ? 'hub-full' : undefined;
+}
+
+/** Options of {@link serveNode} and {@link serveWeb}. */
+export interface ServeOptions extends Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> {
+  /**
+   * Whether the request accepts `text/event-stream` (every EventSource's does): a refusal is then a
+   * `200` that sets `retry:` and ends, which EventSource survives, instead of a `503`. Default: true.
+   */
+  eventStream?: boolean;
+}
+
 /**
- * Serves one stream on a Node response: answers 503 when the hub is full, otherwise sends the headers
- * at once and connects. The stream is released when the response closes.
+ * Serves one stream on a Node response: sends the headers at once and connects. A hub that is full,
+ * draining or closed answers with a {@link refusal} instead. Over HTTP/1 the stream carries
+ * `Connection: close`: its connection ends with it, so a reconnect opens a new one (which a load
+ * balancer may send elsewhere) and no keep-alive connection stays pinned to a hub going away.
+ * The stream is released when the response or its connection closes.
  * @returns the client, or undefined when the request was refused.
  */
-export function serveNode(
-  hub: Hub,
-  res: ServerResponse,
-  params: ConnectParams,
-  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { gzip?: Gzip } = {},
-): Client | undefined {
-  if (hub.full || hub.closed) {
-    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(options.retryAfter ?? 5) });
-    res.end(hub.closed ? 'ssehub: shutting down\n' : 'ssehub: too many connections\n');
+export function serveNode(hub: Hub, res: ServerResponse, params: ConnectParams, options: ServeOptions & { gzip?: Gzip } = {}): Client | undefined {
+  const refused = hubRefusal(hub);
+  if (refused) {
+    sendNodeRefusal(res, refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers }));
     return undefined;
   }
   const headers = responseHeaders(options.headers);
+  if (isHttp1(res)) headers.Connection = 'close';
   return hub.connect(options.gzip ? new GzipNodeSink(res, headers, options.gzip) : new NodeSink(res, headers), params);
+}
+
+/** True for a response to an HTTP/1.x request (HTTP/2 forbids connection headers). */
+export function isHttp1(res: ServerResponse): boolean {
+  return (res as ServerResponse & { req?: IncomingMessage }).req?.httpVersionMajor === 1;
+}
+
+function sendNodeRefusal(res: ServerResponse, a: HttpAnswer): void {
+  const headers = a.closeConnection && isHttp1(res) ? { ...a.headers, Connection: 'close' } : a.headers;
+  res.writeHead(a.status, headers);
+  res.end(a.body);
 }
 
 /**
  * Serves one stream as a Web `Response` whose body the hub feeds. Aborting `signal` (the request's)
- * releases it, as does the reader cancelling the body.
+ * releases it, as does the reader cancelling the body. A hub that is full, draining or closed answers
+ * with a {@link refusal} instead.
  */
-export function serveWeb(
-  hub: Hub,
-  params: ConnectParams,
-  options: Pick<StreamOptions<unknown>, 'headers' | 'retryAfter'> & { signal?: AbortSignal; gzip?: Gzip } = {},
-): Response {
-  if (hub.full || hub.closed) {
-    return new Response(hub.closed ? 'ssehub: shutting down\n' : 'ssehub: too many connections\n', {
-      status: 503,
-      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(options.retryAfter ?? 5) },
-    });
+export function serveWeb(hub: Hub, params: ConnectParams, options: ServeOptions & { signal?: AbortSignal; gzip?: Gzip } = {}): Response {
+  const refused = hubRefusal(hub);
+  if (refused) {
+    const a = refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers });
+    return new Response(a.body, { status: a.status, headers: a.headers });
   }
   const sink = options.gzip ? new GzipWebSink(options.gzip) : new WebSink();
   const { signal } = options;

@@ -64,7 +64,7 @@ function chunk(bytes: Uint8Array): string {
   return `${bytes.byteLength.toString(16)}\r\n${Buffer.from(bytes).toString('latin1')}\r\n`;
 }
 
-it('writes byte-exact chunks, one per flush, ends the chunked body, and leaves the connection reusable', async () => {
+it('writes byte-exact chunks, one per flush, ends the chunked body, then the connection', async () => {
   hub = createHub({ heartbeat: 0 });
   await start();
   const c = rawClient();
@@ -83,16 +83,11 @@ it('writes byte-exact chunks, one per flush, ends the chunked body, and leaves t
   const expected = chunk(Buffer.concat([e1, e2])) + chunk(e3);
   await until(() => body(c.text).length >= expected.length, 'the second chunk');
 
-  // Ending the stream writes the last chunk; the socket stays open for the next request.
+  // Ending the stream writes the last chunk, and the connection (`Connection: close`) ends with it.
+  expect(c.text.toLowerCase()).toContain('\r\nconnection: close\r\n');
   await hub.close();
-  await until(() => body(c.text).endsWith('0\r\n\r\n'), 'the last chunk');
+  await until(() => c.ended, 'the connection to end after the last chunk');
   expect(body(c.text)).toBe(expected + '0\r\n\r\n');
-  expect(c.ended).toBe(false);
-
-  const before = c.text.length;
-  c.socket.write('GET /other HTTP/1.1\r\nHost: x\r\n\r\n');
-  await until(() => c.text.slice(before).endsWith('nope'), 'the second response on the same connection');
-  expect(c.text.slice(before)).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[\s\S]*\r\n\r\nnope$/);
 });
 
 it('frames once per broadcast: every recipient gets the same bytes', async () => {

@@ -225,14 +225,24 @@ describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
   });
 
   describe('limits', () => {
-    it('answers 429 with Retry-After past maxConnectionsPerClient, per client id', async () => {
+    it('refuses past maxConnectionsPerClient, per client id: 429 with Retry-After, or a stream EventSource comes back from', async () => {
       await setup({ maxConnectionsPerClient: 2, retryAfter: 7 });
       const a1 = await stream('?id=a');
       await stream('?id=a');
       await waitUntil(() => hub.size === 2, 'two streams');
-      const third = await stream('?id=a');
+      // A request that does not ask for an event stream gets the status.
+      const third = await stream('?id=a', { Accept: '*/*' });
       expect(third.status).toBe(429);
       expect(third.res.headers['retry-after']).toBe('7');
+      expect(third.res.headers['x-ssehub-refused']).toBe('client-limit');
+      // An EventSource gets a stream that sets retry: near 7 s and ends, with no event.
+      const es = await stream('?id=a');
+      expect(es.status).toBe(200);
+      expect(es.res.headers['x-ssehub-refused']).toBe('client-limit');
+      await es.waitForEnd();
+      expect(es.events).toEqual([]);
+      expect(es.retries[0]).toBeGreaterThanOrEqual(3500);
+      expect(es.retries[0]).toBeLessThanOrEqual(10_500);
       expect((await stream('?id=b')).status).toBe(200);
       expect((await stream()).status).toBe(200);
       expect(hub.clientSize('a')).toBe(2);
@@ -245,7 +255,7 @@ describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
       await setup({ maxConnectionsPerClient: 1, authorize: sessionAuthorize });
       expect((await stream('?id=x', { Authorization: 'Bearer token-alice' })).status).toBe(200);
       await waitUntil(() => hub.size === 1, 'a stream');
-      expect((await stream('?id=y', { Authorization: 'Bearer token-alice' })).status).toBe(429);
+      expect((await stream('?id=y', { Authorization: 'Bearer token-alice', Accept: '*/*' })).status).toBe(429);
       expect((await stream('?id=y', { Authorization: 'Bearer token-mallory' })).status).toBe(200);
     });
 

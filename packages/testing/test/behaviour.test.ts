@@ -88,13 +88,21 @@ describe.each(ADAPTERS)('%s adapter', (adapter) => {
       expect(s.retries).toEqual([2500]);
     });
 
-    it('answers 503 with Retry-After past maxClients, and keeps serving the others', async () => {
+    it('refuses past maxClients in a way EventSource survives, a 503 to others, and keeps serving the rest', async () => {
       await setup({ maxClients: 1 });
       const first = await stream();
       await waitUntil(() => hub.size === 1, 'the first stream');
-      const second = await stream();
-      expect(second.status).toBe(503);
-      expect(second.res.headers['retry-after']).toBe('5');
+      const plain = await stream('', { Accept: '*/*' });
+      expect(plain.status).toBe(503);
+      expect(plain.res.headers['retry-after']).toBe('5');
+      expect(plain.res.headers['x-ssehub-refused']).toBe('hub-full');
+      const sse = await stream();
+      expect(sse.status).toBe(200);
+      expect(sse.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      expect(sse.res.headers['x-ssehub-refused']).toBe('hub-full');
+      await sse.waitForEnd();
+      expect(sse.events).toEqual([]);
+      expect(sse.retries).toHaveLength(1);
       hub.broadcast({ data: 'still here' });
       await first.waitForEvents(1);
       expect(hub.size).toBe(1);

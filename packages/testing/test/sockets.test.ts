@@ -101,22 +101,29 @@ describe.each(ADAPTERS)('%s adapter', (adapter) => {
     expect(c.text.startsWith('HTTP/1.1 200')).toBe(true);
   });
 
-  it('serves a stream on a reused keep-alive connection and releases it', async () => {
+  it('serves a stream on a keep-alive connection that served another request first, and releases it', async () => {
     await setup();
     const c = await open();
-    // A first stream on the connection, ended by the hub (the connection stays open)...
-    c.socket.write(get('/events?id=first'));
-    await waitUntil(() => hub.size === 1, 'the first stream');
-    hub.disconnect('first');
-    await waitUntil(() => c.text.endsWith('\r\n0\r\n\r\n'), 'the first stream to end with the last chunk');
+    c.socket.write(get('/not-here'));
+    await waitUntil(() => / 404 /.test(c.text), 'the first answer');
     expect(c.closed).toBe(false);
-    // ...then a second on the same connection.
     c.socket.write(get('/events?id=second'));
-    await waitUntil(() => hub.size === 1, 'the second stream on the reused connection');
+    await waitUntil(() => hub.size === 1, 'the stream on the reused connection');
     hub.broadcast({ data: 'on the reused connection' });
-    await waitUntil(() => c.text.includes('data: on the reused connection'), 'the event on the second stream');
+    await waitUntil(() => c.text.includes('data: on the reused connection'), 'the event');
     c.socket.destroy();
-    await waitUntil(() => hub.size === 0, 'the second stream to be released', 1000);
+    await waitUntil(() => hub.size === 0, 'the stream to be released', 1000);
+  });
+
+  it('ends a stream together with its connection (Connection: close), so no connection stays pinned to the hub', async () => {
+    await setup();
+    const c = await open();
+    c.socket.write(get('/events?id=k'));
+    await waitUntil(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    expect(c.text.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    hub.disconnect('k');
+    await waitUntil(() => c.closed, 'the connection to close after the stream');
+    expect(c.text.endsWith('\r\n0\r\n\r\n')).toBe(true);
   });
 
   it('releases an HTTP/1.0 stream when its connection closes', async () => {
@@ -143,23 +150,18 @@ describe.each(ADAPTERS)('%s adapter', (adapter) => {
     expect(hub.size).toBe(0);
   });
 
-  it('leaves no listener behind over many streams served one after another on one connection', async () => {
-    // A listener left on the connection per stream would pass Node's limit of 10 and warn.
+  it('releases a long pipeline of stream requests on one connection, with no listener warning', async () => {
+    // One listener per queued stream on the connection: past Node's default of 10 it would warn, unless raised.
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
     try {
       await setup();
       const c = await open();
-      const ends = () => (c.text.match(/\r\n0\r\n\r\n/g) ?? []).length;
-      for (let i = 0; i < 15; i++) {
-        c.socket.write(get('/events?id=k'));
-        await waitUntil(() => hub.size === 1, `stream ${i}`);
-        const before = ends();
-        hub.disconnect('k');
-        await waitUntil(() => ends() > before, `stream ${i} to end`);
-      }
-      expect(c.closed).toBe(false);
+      c.socket.write(Array.from({ length: 15 }, (_, i) => get(`/events?id=p${i}`)).join(''));
+      await waitUntil(() => hub.size === 15, 'every pipelined stream');
+      c.socket.destroy();
+      await waitUntil(() => hub.size === 0, 'every stream to be released', 1000);
       await sleep(50);
       expect(warnings).toEqual([]);
     } finally {
