@@ -16,7 +16,7 @@ export { SseHubError } from './errors';
 export type { SseHubErrorCode } from './errors';
 export { encodeEvent, encodeComment, encodeRetry, validateMessage, dataText } from './encoder';
 export { NodeSink } from './sinks/node';
-export { WebSink, WEB_HIGH_WATER_MARK } from './sinks/web';
+export { WebSink, WEB_HIGH_WATER_MARK, type WebSinkOptions } from './sinks/web';
 export { serveNode, serveWeb, connectParams, nodeRequestParts, decodeHeader, SSE_HEADERS } from './serve';
 export type { StreamOptions, RequestParts } from './serve';
 export { safeEqual, bearerToken, checkToken, corsHeaders, preflight, acceptsGzip, checkCors } from './access';

@@ -298,7 +298,8 @@ describe('replay', () => {
     h.broadcast({ data: 1 });
     const c = new WebClient(h);
     await c.settle();
-    expect(c.raw.startsWith('retry: 1234\n\n')).toBe(true);
+    // After the Web stream's own lead, ":\n", the hub's first bytes.
+    expect(c.raw.startsWith(':\nretry: 1234\n\n')).toBe(true);
     expect(c.retries).toEqual([1234]);
   });
 });
