@@ -270,8 +270,23 @@ export async function handleWebStream<Req>(
   return serveWeb(hub, a.params, {
     retryAfter: options.retryAfter,
     headers: a.headers,
-    signal: request.signal,
+    signal: disconnectSignal(request),
     gzip,
     eventStream: a.eventStream,
   });
+}
+
+/**
+ * The signal that tells a stream its client left: the request's, for runtimes where a disconnect may
+ * not cancel the body (Cloudflare Workers report it on `request.signal` only). None on Deno:
+ * `Deno.serve` cancels the body when the client goes, and once a handler has read `request.signal`
+ * it warns when the response completes ("request.signal aborts on successful responses (legacy
+ * behavior)"), since its default legacy mode also aborts that signal on success.
+ */
+function disconnectSignal(request: Request): AbortSignal | undefined {
+  return onDeno() ? undefined : request.signal;
+}
+
+function onDeno(): boolean {
+  return typeof (globalThis as { Deno?: { version?: { deno?: unknown } } }).Deno?.version?.deno === 'string';
 }

@@ -29,7 +29,7 @@ export { encodeEvent, encodeComment, encodeRetry, dataText } from './encoder';
 export { validateMessage, validateChannel, messageProblem, channelProblem, idProblem, DEFAULT_MAX_ID_LENGTH } from './validate';
 export type { FieldProblem, MessageLimits } from './validate';
 export { NodeSink } from './sinks/node';
-export { WebSink, WEB_HIGH_WATER_MARK } from './sinks/web';
+export { WebSink, WEB_HIGH_WATER_MARK, type WebSinkOptions } from './sinks/web';
 export { serveNode, serveWeb, connectParams, nodeRequestParts, hubRefusal, SSE_HEADERS } from './serve';
 export type { StreamOptions, RequestParts } from './serve';
 export { safeEqual, bearerToken, checkToken, corsHeaders, preflight, acceptsGzip, checkCors } from './access';

@@ -299,8 +299,8 @@ describe('replay', () => {
     await c.settle();
     h.broadcast({ data: 1 });
     await c.settle();
-    // One line, no blank line: the first event's blank line closes the block, so no empty event fires.
-    expect(c.raw.startsWith('retry: 1234\nid: ')).toBe(true);
+    // After the Web stream's own lead, ":\n", the hub's first bytes: one line, no blank line, so no empty event fires.
+    expect(c.raw.startsWith(':\nretry: 1234\nid: ')).toBe(true);
     expect(c.retries).toEqual([1234]);
   });
 });

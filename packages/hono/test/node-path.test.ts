@@ -111,6 +111,7 @@ it('without Node bindings: answers with a Web stream', async () => {
   expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
   expect(hub.size).toBe(1);
   const reader = res.body!.getReader();
+  expect(Buffer.from((await reader.read()).value!).toString()).toBe(':\n');
   const id = hub.broadcast({ data: 'web' });
   const { value } = await reader.read();
   expect(Buffer.from(value!).toString()).toBe(Buffer.from(encodeEvent({ data: 'web' }, id)).toString());

@@ -185,10 +185,11 @@ describe('Web stream path', () => {
       expect(res.headers.get('content-encoding')).toBe('gzip');
       expect(res.headers.get('vary')).toBe('Accept-Encoding');
       const data: string[] = [];
+      let text = '';
       const parser = createParser({ onEvent: (e) => data.push(e.data) });
       const gunzip = zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
       gunzip.setEncoding('utf8');
-      gunzip.on('data', (text: string) => parser.feed(text));
+      gunzip.on('data', (t: string) => ((text += t), parser.feed(t)));
       const reader = res.body!.getReader();
       void (async () => {
         for (;;) {
@@ -197,6 +198,8 @@ describe('Web stream path', () => {
           gunzip.write(value);
         }
       })();
+      // The lead comes through the compressor at once, before any event.
+      await waitUntil(() => text === ':\n', 'the compressed lead', 3000);
       for (let i = 0; i < 5; i++) {
         hub.broadcast({ data: `web ${i} ` + 'ü'.repeat(i * 30) });
         await waitUntil(() => data.length === i + 1, `web event ${i} before the next is sent`, 3000);
@@ -218,6 +221,7 @@ describe('Web stream path', () => {
     const res = await app.request('/events');
     expect(res.headers.get('content-encoding')).toBeNull();
     const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(':\n');
     hub.broadcast({ data: 'plain' });
     expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/data: plain\n\n$/);
     await reader.cancel();

@@ -1,6 +1,6 @@
 import type { Gzip } from 'node:zlib';
 import type { Sink } from '../sink';
-import { WEB_HIGH_WATER_MARK, WebSink } from './web';
+import { WEB_HIGH_WATER_MARK, WebSink, streamLead } from './web';
 
 /** zlib's `Z_SYNC_FLUSH`, inlined so this module imports nothing from `node:zlib` at run time. */
 const Z_SYNC_FLUSH = 2;
@@ -21,7 +21,8 @@ export class GzipWebSink implements Sink {
   constructor(gzip: Gzip, highWaterMark = WEB_HIGH_WATER_MARK) {
     this.gzip = gzip;
     this.highWaterMark = highWaterMark;
-    this.inner = new WebSink(highWaterMark);
+    // The inner stream carries gzip bytes only: the lead goes through the compressor below.
+    this.inner = new WebSink(highWaterMark, { lead: false });
     gzip.on('data', (b: Uint8Array) => this.inner.write(b));
     gzip.on('end', () => this.inner.end());
     gzip.on('error', () => this.destroy());
@@ -30,6 +31,9 @@ export class GzipWebSink implements Sink {
       // The reader is gone: nothing more needs compressing.
       if (!gzip.destroyed && !gzip.writableEnded) gzip.destroy();
     });
+    // Headers at once (Bun sends them with the body's first chunk): the lead, compressed and flushed.
+    gzip.write(streamLead());
+    gzip.flush(Z_SYNC_FLUSH);
   }
 
   /** The compressed body. */

@@ -4,6 +4,20 @@ import type { Sink } from '../sink';
 export const WEB_HIGH_WATER_MARK = 64 * 1024;
 
 /**
+ * The first bytes of every Web stream: a lone comment line, with no blank line after it, so a client
+ * that dispatches on every blank line (fetch-event-source) sees no empty event.
+ */
+export function streamLead(): Uint8Array {
+  return new Uint8Array([0x3a, 0x0a]); // ":\n"
+}
+
+/** Options of a {@link WebSink}. */
+export interface WebSinkOptions {
+  /** Enqueue {@link streamLead} as the first chunk. Default: true (a gzip sink sends it compressed instead). */
+  lead?: boolean;
+}
+
+/**
  * A sink that feeds a Web `ReadableStream` (Hono, Bun, Deno, workers): hand {@link WebSink.stream}
  * to a `Response`. Backpressure follows the stream's queue, measured in bytes.
  */
@@ -16,12 +30,14 @@ export class WebSink implements Sink {
   private readonly highWaterMark: number;
 
   /** @param highWaterMark bytes queued before `write` reports backpressure. Default: 64 KiB. */
-  constructor(highWaterMark = WEB_HIGH_WATER_MARK) {
+  constructor(highWaterMark = WEB_HIGH_WATER_MARK, options: WebSinkOptions = {}) {
     this.highWaterMark = highWaterMark;
     this.stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
           this.controller = controller;
+          // Headers at once: Bun.serve sends a streamed response's headers only with its first chunk.
+          if (options.lead !== false) controller.enqueue(streamLead());
         },
         // Called when the reader has taken data and there is room again.
         pull: () => {
