@@ -37,7 +37,7 @@ describe('WebSink', () => {
     const reader = sink.stream.getReader();
     let text = '';
     while (!text.includes('data: x\n\n')) text += new TextDecoder().decode((await reader.read()).value);
-    expect(text).toBe(`:\nretry: 500\n\nid: ${id}\ndata: x\n\n`);
+    expect(text).toBe(`:\nretry: 500\nid: ${id}\ndata: x\n\n`);
     await reader.cancel();
   });
 
