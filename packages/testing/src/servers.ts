@@ -4,19 +4,60 @@ import express from 'express';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Hono } from 'hono';
-import { serve as serveHono } from 'hono-node-server-1';
+import { serve as serveHono2 } from '@hono/node-server';
+import { serve as serveHono1 } from 'hono-node-server-1';
 import type { Hub, StreamOptions } from '@ssehub/core';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
 
+// The previous majors, installed under aliases; they have no types of their own, and their API is
+// the part of today's that these servers use.
+const express4: typeof express = require('express-4');
+const Koa2: typeof Koa = require('koa-2');
+
 /** The adapters every behavioural test runs against. */
 export const ADAPTERS = ['express', 'koa', 'hono'] as const;
 export type AdapterName = (typeof ADAPTERS)[number];
 
+/**
+ * One framework version an adapter is tested on: Express 5 or 4, Koa 3 or 2, Hono 4 on
+ * `@hono/node-server` 2 or 1. `major` is the major of what differs (for Hono, of `@hono/node-server`).
+ */
+export interface Framework {
+  readonly adapter: AdapterName;
+  readonly major: number;
+  /** For test titles: `express 5`, `hono on node-server 1`... */
+  readonly name: string;
+}
+
+/** Today's majors, what `startServer('express', ...)` and the other adapter names start. */
+export const CURRENT: Readonly<Record<AdapterName, Framework>> = {
+  express: { adapter: 'express', major: 5, name: 'express 5' },
+  koa: { adapter: 'koa', major: 3, name: 'koa 3' },
+  hono: { adapter: 'hono', major: 2, name: 'hono on node-server 2' },
+};
+
+/** Every supported major of every framework: the behavioural suite runs on all of them. */
+export const FRAMEWORKS: readonly Framework[] = [
+  CURRENT.express,
+  { adapter: 'express', major: 4, name: 'express 4' },
+  CURRENT.koa,
+  { adapter: 'koa', major: 2, name: 'koa 2' },
+  CURRENT.hono,
+  { adapter: 'hono', major: 1, name: 'hono on node-server 1' },
+];
+
+/** The `serve` of each `@hono/node-server` major, for tests that build their own Hono server. */
+export const HONO_NODE_SERVERS: Readonly<Record<number, typeof serveHono2>> = {
+  2: serveHono2,
+  1: serveHono1 as unknown as typeof serveHono2,
+};
+
 /** A real HTTP server on 127.0.0.1 and an ephemeral port. */
 export interface TestServer {
   readonly adapter: AdapterName;
+  readonly framework: Framework;
   readonly port: number;
   /** `http://127.0.0.1:<port>` */
   readonly origin: string;
@@ -39,17 +80,22 @@ export interface StartOptions {
   mount?: Mounts;
 }
 
-/** Starts `hub` behind one adapter on a real server. */
-export async function startServer(adapter: AdapterName, hub: Hub, options: StartOptions = {}): Promise<TestServer> {
+/**
+ * Starts `hub` behind one adapter on a real server: an adapter name starts it on today's major of
+ * its framework, a {@link Framework} on that one.
+ */
+export async function startServer(target: AdapterName | Framework, hub: Hub, options: StartOptions = {}): Promise<TestServer> {
+  const framework = typeof target === 'string' ? CURRENT[target] : target;
+  const { adapter, major } = framework;
   const path = options.path ?? '/events';
   let server: http.Server;
   if (adapter === 'express') {
-    const app = express();
+    const app = major === 4 ? express4() : express();
     options.mount?.express?.(app);
     app.use(path, expressSse(hub, options.sse));
     server = http.createServer(app);
   } else if (adapter === 'koa') {
-    const app = new Koa();
+    const app = major === 2 ? new Koa2() : new Koa();
     const router = new Router();
     options.mount?.koa?.(app, router);
     router.get(path, koaSse(hub, options.sse));
@@ -59,14 +105,17 @@ export async function startServer(adapter: AdapterName, hub: Hub, options: Start
     const app = new Hono();
     options.mount?.hono?.(app);
     app.get(path, honoSse(hub, options.sse));
+    const serve = HONO_NODE_SERVERS[major];
+    if (!serve) throw new Error(`no @hono/node-server ${major} installed`);
     server = await new Promise<http.Server>((resolve) => {
-      const s = serveHono({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s as http.Server));
+      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s as http.Server));
     });
   }
   if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     adapter,
+    framework,
     port,
     origin: `http://127.0.0.1:${port}`,
     close: () =>

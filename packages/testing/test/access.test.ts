@@ -1,12 +1,13 @@
 /**
- * Access control on the stream side, against every adapter on a real server: `authorize` before
- * any stream opens, identity and replay that follow the server's grant, CORS, and limits.
+ * Access control on the stream side, against every adapter on each supported major of its
+ * framework, on a real server: `authorize` before any stream opens, identity and replay that follow
+ * the server's grant, CORS, and limits.
  */
 import { createHub, type Hub, type HubOptions, type StreamOptions } from '@ssehub/core';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
-import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { EsClient, HttpStream, waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
@@ -25,7 +26,8 @@ const SESSIONS: Record<string, { user: string; channels: string[] }> = {
   'token-mallory': { user: 'mallory', channels: ['lobby'] },
 };
 
-describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
+describe.each(FRAMEWORKS)('$name stream access', (framework) => {
+  const { adapter } = framework;
   let hub: Hub;
   let server: TestServer;
   const closers: (() => void)[] = [];
@@ -35,7 +37,7 @@ describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
     hub = createHub({ heartbeat: 0, ...hubOptions });
     connects = 0;
     hub.on('connect', () => connects++);
-    server = await startServer(adapter, hub, { sse, mount });
+    server = await startServer(framework, hub, { sse, mount });
   }
   async function stream(query = '', headers: Record<string, string> = {}): Promise<HttpStream> {
     const s = await HttpStream.open(`${server.origin}/events${query}`, headers);
@@ -168,7 +170,7 @@ describe.each(ADAPTERS)('%s stream access', (adapter: AdapterName) => {
       hub = createHub({ heartbeat: 0 });
       connects = 0;
       hub.on('connect', () => connects++);
-      server = await startServer(adapter, hub, { sse: options, mount: preflightMounts(options) });
+      server = await startServer(framework, hub, { sse: options, mount: preflightMounts(options) });
     }
 
     it('answers a preflight that allows Last-Event-ID, for an allowed origin only', async () => {

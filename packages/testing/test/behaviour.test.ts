@@ -1,9 +1,11 @@
 /**
- * The behavioural suite: written once, run against every adapter on a real HTTP server, with the
- * real `eventsource` client, Node's HTTP client plus eventsource-parser, and raw TCP sockets.
+ * The behavioural suite: written once, run against every adapter on every supported major of its
+ * framework (Express 5 and 4, Koa 3 and 2, Hono on `@hono/node-server` 2 and 1), on a real HTTP
+ * server, with the real `eventsource` client, Node's HTTP client plus eventsource-parser, and raw
+ * TCP sockets.
  */
 import { createHub, type Hub, type HubOptions } from '@ssehub/core';
-import { ADAPTERS, startServer, type AdapterName, type StartOptions, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type AdapterName, type StartOptions, type TestServer } from '../src/servers';
 import { EsClient, HttpStream, RawClient, failOnUnhandledRejections, sleep, waitUntil } from '../src/clients';
 
 failOnUnhandledRejections();
@@ -24,14 +26,15 @@ const headerResolvers: Record<AdapterName, StartOptions['sse']> = {
   },
 };
 
-describe.each(ADAPTERS)('%s adapter', (adapter) => {
+describe.each(FRAMEWORKS)('$name', (framework) => {
+  const { adapter } = framework;
   let hub: Hub;
   let server: TestServer;
   const closers: (() => void)[] = [];
 
   async function setup(options: HubOptions = {}, start: StartOptions = {}): Promise<void> {
     hub = createHub({ heartbeat: 0, ...options });
-    server = await startServer(adapter, hub, start);
+    server = await startServer(framework, hub, start);
   }
   const url = (query = '') => `${server.origin}/events${query}`;
   function es(query = '', types: string[] = []): EsClient {

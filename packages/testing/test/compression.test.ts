@@ -1,7 +1,7 @@
 /**
  * Compression: the stream's own gzip (flushed after every event), and compression middleware in
  * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`). Either way each
- * event must reach the client before the next one is sent.
+ * event must reach the client before the next one is sent. On each supported major of every framework.
  */
 import http from 'node:http';
 import zlib from 'node:zlib';
@@ -12,7 +12,7 @@ import { createParser } from 'eventsource-parser';
 import { Hono } from 'hono';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
 import { sse as honoSse } from '@ssehub/hono';
-import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type Mounts, type TestServer } from '../src/servers';
 import { waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
@@ -50,14 +50,14 @@ class DecodingStream {
   }
 }
 
-describe.each(ADAPTERS)('%s compression', (adapter: AdapterName) => {
+describe.each(FRAMEWORKS)('$name compression', (framework) => {
   let hub: Hub;
   let server: TestServer;
   const streams: DecodingStream[] = [];
 
   async function setup(sse: StreamOptions<any>, mount?: Mounts): Promise<void> {
     hub = createHub({ heartbeat: 0 });
-    server = await startServer(adapter, hub, { sse, mount });
+    server = await startServer(framework, hub, { sse, mount });
   }
   async function open(acceptEncoding: string | undefined): Promise<DecodingStream> {
     const s = await DecodingStream.open(`${server.origin}/events`, acceptEncoding);
@@ -135,7 +135,7 @@ describe.each(ADAPTERS)('%s compression', (adapter: AdapterName) => {
 
 /** The middleware does compress ordinary routes of the same app, so the tests above are meaningful. */
 describe('compression middleware is active on other routes', () => {
-  it.each(ADAPTERS)('%s', async (adapter) => {
+  it.each(FRAMEWORKS)('$name', async (framework) => {
     const hub = createHub({ heartbeat: 0 });
     const big = 'x'.repeat(4096);
     const mount: Mounts = {
@@ -155,7 +155,7 @@ describe('compression middleware is active on other routes', () => {
         app.get('/big', (c) => c.text(big));
       },
     };
-    const server = await startServer(adapter, hub, { mount });
+    const server = await startServer(framework, hub, { mount });
     try {
       const encoding = await new Promise<string | undefined>((resolve, reject) => {
         http

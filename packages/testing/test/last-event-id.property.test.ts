@@ -1,12 +1,12 @@
 /**
  * Random Last-Event-ID headers (huge, NUL, CR/LF, non-UTF-8, latin1, real ids) sent as raw bytes
- * over a TCP socket to every adapter: the hub never crashes, and never replays another client's
- * private messages or a channel the stream may not join.
+ * over a TCP socket to every adapter (each supported framework major): the hub never crashes, and
+ * never replays another client's private messages or a channel the stream may not join.
  */
 import net from 'node:net';
 import fc from 'fast-check';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
-import { ADAPTERS, startServer, type AdapterName, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type AdapterName, type TestServer } from '../src/servers';
 import { waitUntil } from '../src/clients';
 
 const header: Record<AdapterName, (req: any, name: string) => string | undefined> = {
@@ -59,7 +59,8 @@ const lastEventIdBytes = (ids: string[]) =>
     fc.constantFrom('\0', '\x7f', '\xff\xfe', '\xc3', '\xe2\x82', '\xed\xa0\x80').map((s) => Buffer.from(s, 'latin1')),
   );
 
-describe.each(ADAPTERS)('%s: random Last-Event-ID headers over raw sockets', (adapter: AdapterName) => {
+describe.each(FRAMEWORKS)('$name: random Last-Event-ID headers over raw sockets', (framework) => {
+  const { adapter } = framework;
   let hub: Hub;
   let server: TestServer;
   const errors: unknown[] = [];
@@ -73,7 +74,7 @@ describe.each(ADAPTERS)('%s: random Last-Event-ID headers over raw sockets', (ad
         return user ? { clientId: user, channels: ['lobby'] } : true;
       },
     };
-    server = await startServer(adapter, hub, { sse });
+    server = await startServer(framework, hub, { sse });
   });
   afterAll(async () => {
     await hub.close();

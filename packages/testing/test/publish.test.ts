@@ -1,12 +1,13 @@
 /**
- * The HTTP publish/admin API, run against every adapter on a real server: publishes read back by
- * real streams, access checks, and bad input that must publish nothing.
+ * The HTTP publish/admin API, run against every adapter (on each supported major of its framework)
+ * on a real server: publishes read back by real streams, access checks, and bad input that must
+ * publish nothing.
  */
 import { createHub, type Hub, type PublishOptions } from '@ssehub/core';
 import { publish as expressPublish } from '@ssehub/express';
 import { publish as koaPublish } from '@ssehub/koa';
 import { publish as honoPublish } from '@ssehub/hono';
-import { ADAPTERS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { HttpStream, waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
@@ -23,14 +24,15 @@ function mountApi(hub: () => Hub, options: PublishOptions<any>): Mounts {
   };
 }
 
-describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
+describe.each(FRAMEWORKS)('$name publish API', (framework) => {
+  const { adapter } = framework;
   let hub: Hub;
   let server: TestServer;
   const streams: HttpStream[] = [];
 
   async function setup(options: PublishOptions<any> = { token: TOKEN }): Promise<void> {
     hub = createHub({ heartbeat: 0 });
-    server = await startServer(adapter, hub, { mount: mountApi(() => hub, options) });
+    server = await startServer(framework, hub, { mount: mountApi(() => hub, options) });
   }
   async function stream(query = ''): Promise<HttpStream> {
     const s = await HttpStream.open(`${server.origin}/events${query}`);
@@ -127,7 +129,7 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
         },
         hono: (app) => app.use('/api/*', honoPublish(hub, { token: TOKEN, prefix: '/api' })),
       };
-      server = await startServer(adapter, hub, { mount: mounts });
+      server = await startServer(framework, hub, { mount: mounts });
       const s = await stream();
       await waitUntil(() => hub.size === 1, 'a stream');
       const res = await post('/broadcast', { data: 'parsed' });
@@ -264,7 +266,7 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
       expect(() => make(hub, {})).toThrow(TypeError);
       expect(() => make(hub, { token: '' })).toThrow(TypeError);
       expect(() => make(hub, { public: false })).toThrow(TypeError);
-      server = await startServer(adapter, hub, { mount: mountApi(() => hub, { public: true }) });
+      server = await startServer(framework, hub, { mount: mountApi(() => hub, { public: true }) });
       expect((await post('/broadcast', { data: 'open' }, { token: null })).status).toBe(201);
     });
 
@@ -394,7 +396,7 @@ describe.each(ADAPTERS)('%s publish API', (adapter: AdapterName) => {
           app.get('/api/users', (c) => c.json(['ann']));
         },
       };
-      const server2 = await startServer(adapter, hub2, { mount: other });
+      const server2 = await startServer(framework, hub2, { mount: other });
       try {
         const users = await fetch(`${server2.origin}/api/users`);
         expect(users.status).toBe(200);

@@ -1,11 +1,11 @@
 /**
- * The wire properties end to end: random data, event names and ids broadcast through every adapter
- * on a real server are refused up front or read back unchanged, by eventsource-parser over Node's
- * HTTP client and by the real `eventsource` client.
+ * The wire properties end to end: random data, event names and ids broadcast through every adapter,
+ * on each supported major of its framework, on a real server are refused up front or read back
+ * unchanged, by eventsource-parser over Node's HTTP client and by the real `eventsource` client.
  */
 import fc from 'fast-check';
 import { createHub, type Hub } from '@ssehub/core';
-import { ADAPTERS, startServer, type AdapterName, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type TestServer } from '../src/servers';
 import { EsClient, HttpStream, waitUntil } from '../src/clients';
 
 const sendable = fc.oneof(
@@ -29,7 +29,7 @@ const idField = fc.oneof(
   { weight: 1, arbitrary: field },
 );
 
-describe.each(ADAPTERS)('%s: random messages end to end', (adapter: AdapterName) => {
+describe.each(FRAMEWORKS)('$name: random messages end to end', (framework) => {
   let hub: Hub;
   let server: TestServer;
   let stream: HttpStream;
@@ -37,7 +37,7 @@ describe.each(ADAPTERS)('%s: random messages end to end', (adapter: AdapterName)
 
   beforeAll(async () => {
     hub = createHub({ heartbeat: 0 });
-    server = await startServer(adapter, hub);
+    server = await startServer(framework, hub);
     stream = await HttpStream.open(`${server.origin}/events`);
     es = new EsClient(`${server.origin}/events`);
     await es.waitForOpen();
