@@ -61,7 +61,9 @@ export interface TestServer {
   readonly port: number;
   /** `http://127.0.0.1:<port>` */
   readonly origin: string;
-  /** Stops accepting, destroys open sockets, resolves when the server is closed. */
+  /** The Node server itself, for tests that close it their own way (`hub.drain({ server })`, say). */
+  readonly server: http.Server;
+  /** Stops accepting, destroys open sockets, resolves when the server is closed (at once if it already is). */
   close(): Promise<void>;
 }
 
@@ -118,8 +120,10 @@ export async function startServer(target: AdapterName | Framework, hub: Hub, opt
     framework,
     port,
     origin: `http://127.0.0.1:${port}`,
+    server,
     close: () =>
       new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
