@@ -129,10 +129,15 @@ export class Demo {
     return { status: 200, body: { dropped, lastEventId, missed, head: this.hub.lastEventId } };
   }
 
-  /** Stops the ticker and closes the hub (every stream ends). */
-  async close(): Promise<void> {
+  /** Stops the `tick` events. */
+  stopTicker(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
+  }
+
+  /** Stops the ticker and closes the hub (every stream ends). */
+  async close(): Promise<void> {
+    this.stopTicker();
     await this.hub.close();
   }
 }
@@ -214,7 +219,10 @@ export function startBanner(framework: string, address: ReturnType<import('node:
 
 /**
  * Starts an example: a Demo, its server on `PORT` (default 3000) and `HOST` (default 127.0.0.1),
- * the start-up lines, and a clean exit on SIGINT/SIGTERM. Each example's `server.ts` calls this.
+ * the start-up lines, and a graceful shutdown on SIGINT and SIGTERM: `hub.drain()` ends the streams
+ * over `DRAIN_MS` (default 2000) ms and closes the server, every browser reconnects by itself with its
+ * Last-Event-ID (to this app once it is back, or another instance), and the process exits. Each
+ * example's `server.ts` calls this.
  */
 export function runDemo(framework: string, createServer: (demo: Demo) => import('node:http').Server): void {
   const demo = new Demo({ tickMs: Number(process.env.DEMO_TICK_MS ?? 5000), token: process.env.SSEHUB_TOKEN });
@@ -222,10 +230,11 @@ export function runDemo(framework: string, createServer: (demo: Demo) => import(
   server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
     console.log(startBanner(framework, server.address(), demo.token));
   });
+  const within = Number(process.env.DRAIN_MS ?? 2000);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      // Ending every stream first lets the server close at once.
-      void demo.close().then(() => server.close(() => process.exit(0)));
+      demo.stopTicker();
+      void demo.hub.drain({ within, server }).then(() => process.exit(0));
     });
   }
 }
