@@ -2,6 +2,8 @@ import type { Config } from 'jest';
 
 // Workspace packages resolve to their TypeScript sources, so tests need no build step.
 const moduleNameMapper = {
+  '^@ssehub/core/adapter$': '<rootDir>/packages/core/src/adapter.ts',
+  '^@ssehub/core/adapter/node$': '<rootDir>/packages/core/src/adapter-node.ts',
   '^@ssehub/(core|express|koa|hono|redis|client)$': '<rootDir>/packages/$1/src/index.ts',
 };
 

@@ -20,7 +20,9 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createHub, serveNode, nodeRequestParts, connectParams, type Hub } from '@ssehub/core';
+import { createHub, type Hub } from '@ssehub/core';
+import { connectParams } from '@ssehub/core/adapter';
+import { serveNode, nodeStreamRequest } from '@ssehub/core/adapter/node';
 import { redisBackplane } from '@ssehub/redis';
 
 // ---- messages between the orchestrator and its children ---------------------------------------
@@ -68,7 +70,7 @@ async function serverRole(backplane: boolean, prefix: string, redisUrl: string):
     onError: (err) => console.error(`bench hub ${process.pid}:`, err instanceof Error ? err.message : err),
   });
   const server = http.createServer((req, res) => {
-    serveNode(hub, res, connectParams(req, nodeRequestParts(req), {}));
+    serveNode(hub, res, connectParams(req, nodeStreamRequest(req), {}));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   await bp?.ready();

@@ -1,6 +1,6 @@
 /** The framework-agnostic access helpers: token comparison, CORS decisions, Accept-Encoding parsing. */
 import fc from 'fast-check';
-import { acceptsGzip, bearerToken, checkCors, checkToken, corsHeaders, preflight, safeEqual } from '@ssehub/core';
+import { acceptsGzip, bearerToken, checkCors, checkToken, corsHeaders, preflight, safeEqual } from '@ssehub/core/adapter';
 
 describe('safeEqual', () => {
   it('agrees with === on any pair of strings', () => {

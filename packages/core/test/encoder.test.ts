@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { encodeComment, encodeEvent, encodeRetry, validateMessage, type Message } from '@ssehub/core';
+import { validateMessage, type Message } from '@ssehub/core';
+import { encodeComment, encodeEvent, encodeRetry } from '@ssehub/core/adapter';
 
 /** What a spec-following client reads back from some bytes. */
 function parse(bytes: Uint8Array | Uint8Array[]): { events: EventSourceMessage[]; retries: number[]; comments: string[] } {

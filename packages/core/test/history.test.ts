@@ -1,4 +1,4 @@
-import { History, type Entry } from '../src/history';
+import { History, type Entry } from '../src/hub/history';
 
 const entry = (seq: number, id = String(seq)): Entry => ({
   seq,

@@ -77,7 +77,7 @@ describe('broadcast', () => {
   it('encodes once: every recipient gets the very same bytes', async () => {
     const h = hub();
     const seen: Uint8Array[] = [];
-    const { WebSink } = await import('@ssehub/core');
+    const { WebSink } = await import('@ssehub/core/adapter');
     for (let i = 0; i < 3; i++) {
       const sink = new WebSink();
       const write = sink.write.bind(sink);
@@ -95,7 +95,7 @@ describe('broadcast', () => {
 
   it('coalesces a burst into one write per client', async () => {
     const h = hub();
-    const { WebSink } = await import('@ssehub/core');
+    const { WebSink } = await import('@ssehub/core/adapter');
     const sink = new WebSink();
     let writes = 0;
     const write = sink.write.bind(sink);

@@ -6,7 +6,9 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import compression from 'compression';
-import { createHub, encodeEvent, NodeSink, serveNode, type Hub } from '@ssehub/core';
+import { createHub, type Hub } from '@ssehub/core';
+import { encodeEvent } from '@ssehub/core/adapter';
+import { NodeSink, serveNode } from '@ssehub/core/adapter/node';
 
 let hub: Hub;
 let server: http.Server;
@@ -174,7 +176,7 @@ it('falls back to res.write for good on a Node whose response internals are not 
   let first = true;
   // A fresh copy of the module, so its once-per-process check runs again here.
   await jest.isolateModulesAsync(async () => {
-    const fresh = jest.requireActual<typeof import('../src/sinks/node')>('../src/sinks/node');
+    const fresh = jest.requireActual<typeof import('../src/node/sink')>('../src/node/sink');
     await start((_req, res) => {
       if (first) {
         // The first response the module sees lacks `_hasBody`, as a future Node might.

@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { createHub, encodeEvent, validateMessage, type Hub } from '@ssehub/core';
+import { createHub, validateMessage, type Hub } from '@ssehub/core';
+import { encodeEvent } from '@ssehub/core/adapter';
 import { WebClient } from './web-client';
 
 /** Characters that break naive encoders, mixed with any code point and lone surrogates. */

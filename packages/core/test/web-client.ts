@@ -1,5 +1,6 @@
 import { createParser } from 'eventsource-parser';
-import { WebSink, type ConnectParams, type Hub, type Client } from '@ssehub/core';
+import { type ConnectParams, type Hub, type Client } from '@ssehub/core';
+import { WebSink } from '@ssehub/core/adapter';
 
 export interface Received {
   event: string;

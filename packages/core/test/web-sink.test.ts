@@ -1,6 +1,7 @@
 import zlib from 'node:zlib';
 import { createParser } from 'eventsource-parser';
-import { createHub, GzipWebSink, WebSink, type Hub } from '@ssehub/core';
+import { createHub, type Hub } from '@ssehub/core';
+import { GzipWebSink, WebSink } from '@ssehub/core/adapter';
 
 let hub: Hub | undefined;
 afterEach(async () => {

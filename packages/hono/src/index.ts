@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import { checkStreamOptions, handleNodeStream, handleWebStream, type Hub, type StreamOptions } from '@ssehub/core';
+import type { Hub } from '@ssehub/core';
+import { webStreamHandler, type StreamOptions } from '@ssehub/core/adapter';
+import { nodeStreamHandler } from '@ssehub/core/adapter/node';
 
 /** Options of {@link sse}: resolvers receive Hono's `c`. */
 export type SseOptions = StreamOptions<Context>;
@@ -78,22 +80,20 @@ function alreadySentResponse(headers: Headers): Response {
  * so preflights are answered; other methods get 405. `authorize`, CORS and limits run in core.
  * @example app.get('/events', sse(hub));
  */
-export function sse(hub: Hub, options: SseOptions = {}) {
-  checkStreamOptions(options);
+export function sse(hub: Hub<any>, options: SseOptions = {}) {
+  const serveNode = nodeStreamHandler(hub, options);
+  const serveWeb = webStreamHandler(hub, options);
   const notAllowed = () => new Response(null, { status: 405, headers: { Allow: options.cors ? 'GET, OPTIONS' : 'GET' } });
   return async function sseHandler(c: Context): Promise<Response> {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
     if (isNodeResponse(outgoing) && incoming && !outgoing.headersSent) {
       const marker = await loadAlreadySent();
       if (marker && !outgoing.headersSent) {
-        const headers = { ...honoHeaders(c), ...options.headers };
-        const result = await handleNodeStream(hub, c, incoming, outgoing, { ...options, headers });
-        if (result === 'pass') return notAllowed();
-        return alreadySentResponse(marker);
+        const served = await serveNode(c, incoming, outgoing, { headers: honoHeaders(c) });
+        return served ? alreadySentResponse(marker) : notAllowed();
       }
     }
-    const res = await handleWebStream(hub, c, c.req.raw, options);
-    return res ?? notAllowed();
+    return (await serveWeb(c, c.req.raw)) ?? notAllowed();
   };
 }
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import http, { type Server } from 'node:http';
 import { Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { createHub, encodeEvent, type Hub } from '@ssehub/core';
+import { createHub, type Hub } from '@ssehub/core';
+import { encodeEvent } from '@ssehub/core/adapter';
 import { sse } from '@ssehub/hono';
 
 let hub: Hub;

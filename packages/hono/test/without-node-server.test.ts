@@ -8,7 +8,8 @@
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
-import { createHub, encodeEvent, type Hub } from '@ssehub/core';
+import { createHub, type Hub } from '@ssehub/core';
+import { encodeEvent } from '@ssehub/core/adapter';
 import type { sse as SseFn } from '@ssehub/hono';
 
 const MODULE = '@hono/node-server/utils/response';

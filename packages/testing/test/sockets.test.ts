@@ -4,7 +4,8 @@
  * left while it was admitted), it is released within milliseconds of its connection closing.
  */
 import net from 'node:net';
-import { createHub, type Hub, type HubOptions, type NodeSink } from '@ssehub/core';
+import { createHub, type Hub, type HubOptions } from '@ssehub/core';
+import { type NodeSink } from '@ssehub/core/adapter/node';
 import { ADAPTERS, startServer, type StartOptions, type TestServer } from '../src/servers';
 import { failOnUnhandledRejections, sleep, waitUntil } from '../src/clients';
 

@@ -1,9 +1,6 @@
-import type { Gzip } from 'node:zlib';
 import type { Sink } from '../sink';
-import { WEB_HIGH_WATER_MARK, WebSink, streamLead } from './web';
-
-/** zlib's `Z_SYNC_FLUSH`, inlined so this module imports nothing from `node:zlib` at run time. */
-const Z_SYNC_FLUSH = 2;
+import { Z_SYNC_FLUSH, type GzipStream } from '../zlib';
+import { WEB_HIGH_WATER_MARK, WebSink, streamLead } from './sink';
 
 /**
  * A {@link WebSink} whose bytes pass through a gzip compressor first, with a sync flush after every
@@ -13,12 +10,12 @@ const Z_SYNC_FLUSH = 2;
  */
 export class GzipWebSink implements Sink {
   private readonly inner: WebSink;
-  private readonly gzip: Gzip;
+  private readonly gzip: GzipStream;
   private closed = false;
   private readonly highWaterMark: number;
 
   /** @param highWaterMark compressed bytes queued before `write` reports backpressure. Default: 64 KiB. */
-  constructor(gzip: Gzip, highWaterMark = WEB_HIGH_WATER_MARK) {
+  constructor(gzip: GzipStream, highWaterMark = WEB_HIGH_WATER_MARK) {
     this.gzip = gzip;
     this.highWaterMark = highWaterMark;
     // The inner stream carries gzip bytes only: the lead goes through the compressor below.

@@ -1,4 +1,4 @@
-import type { Message } from './message';
+import type { Message } from '../message';
 
 const utf8 = new TextEncoder();
 const LINE_BREAK = /\r\n|\r|\n/;

@@ -1,17 +1,10 @@
 /**
  * Access control shared by the stream and the publish handler: the constant-time token check,
- * CORS with an origin allowlist, and the answers that refuse a request. Framework-agnostic: an
- * adapter hands over a header reader and translates the {@link HttpAnswer} back.
+ * CORS with an origin allowlist, the one rule for what counts as a refusal, and content negotiation
+ * for gzip. Runtime-neutral: it reads headers through a {@link HeaderReader}.
  */
-
-/** A complete HTTP answer an adapter sends as it is (an empty body for HEAD and 204). */
-export interface HttpAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  /** Close the connection after this answer (`Connection: close` over HTTP/1). Default: false. */
-  closeConnection?: boolean;
-}
+import { checkCount } from '../options';
+import { textAnswer, type HeaderReader, type HttpAnswer } from './http';
 
 /** Refuses a request: 401 (no or unusable credentials) or 403 (credentials that are not enough). */
 export interface Denial {
@@ -20,8 +13,30 @@ export interface Denial {
   message?: string;
 }
 
-/** Reads one request header by its lower-case name (the first value when repeated). */
-export type HeaderReader = (name: string) => string | undefined;
+/**
+ * The one rule for an `authorize` hook's verdict, for streams and the publish API alike: `true`
+ * allows; an object with a `status` refuses, with 401 when it says 401 and 403 otherwise (a refusal
+ * never turns into a grant); anything else that is not an object (`false`, `undefined` from a hook
+ * that forgot to return) refuses with 403. An object without `status` is a grant, for hooks that
+ * grant one (streams); `grants: false` refuses it too (the publish API).
+ * @returns `'allow'`, `'grant'` or the denial with its message filled in.
+ */
+export function verdictOf(verdict: unknown, grants: boolean): 'allow' | 'grant' | Required<Denial> {
+  if (verdict === true) return 'allow';
+  if (verdict !== null && typeof verdict === 'object') {
+    if ('status' in verdict) {
+      const status = (verdict as Denial).status === 401 ? 401 : 403;
+      const message = (verdict as Denial).message;
+      return { status, message: typeof message === 'string' ? message : reasonOf(status) };
+    }
+    if (grants) return 'grant';
+  }
+  return { status: 403, message: reasonOf(403) };
+}
+
+function reasonOf(status: 401 | 403): string {
+  return status === 401 ? 'authentication required' : 'forbidden';
+}
 
 /** CORS for cross-origin `EventSource` and publish calls. */
 export interface CorsOptions {
@@ -50,9 +65,7 @@ export function checkCors(cors: CorsOptions | undefined): void {
   }
   // Browsers refuse `*` with credentials; echoing every origin instead would hand any site the user's cookies.
   if (origins === '*' && cors.credentials) throw new TypeError("ssehub: cors.origins '*' cannot be used with credentials");
-  if (cors.maxAge !== undefined && !(Number.isSafeInteger(cors.maxAge) && cors.maxAge >= 0)) {
-    throw new TypeError('ssehub: cors.maxAge must be a non-negative integer');
-  }
+  if (cors.maxAge !== undefined) checkCount('cors.maxAge', cors.maxAge);
 }
 
 /**
@@ -144,15 +157,7 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return gzip ?? star;
 }
 
-/** A plain-text answer. */
-export function textAnswer(status: number, body: string, headers: Record<string, string> = {}): HttpAnswer {
-  return { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers }, body };
-}
-
-/** Checks a count option: a positive integer or Infinity. */
+/** Checks a limit option when it is given: a positive integer or Infinity. */
 export function checkLimit(name: string, value: number | undefined): void {
-  if (value === undefined || value === Infinity) return;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`ssehub: option ${name} must be an integer >= 1 or Infinity, got ${String(value)}`);
-  }
+  if (value !== undefined) checkCount(name, value, 1, true);
 }

@@ -1,10 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Gzip } from 'node:zlib';
 import type { Sink } from '../sink';
-import { onResponseGone } from './node-close';
-
-/** zlib's `Z_SYNC_FLUSH`, inlined so this module imports nothing from `node:zlib` at run time. */
-const Z_SYNC_FLUSH = 2;
+import { Z_SYNC_FLUSH } from '../zlib';
+import { onResponseGone } from './close';
 
 /**
  * A sink over a Node `ServerResponse` that gzips the stream, as donovanhide/eventsource's `Gzip`:

@@ -1,19 +1,8 @@
-import type { IncomingMessage } from 'node:http';
-import {
-  checkCors,
-  checkLimit,
-  checkToken,
-  corsHeaders,
-  preflight,
-  type CorsOptions,
-  type Denial,
-  type HeaderReader,
-  type HttpAnswer,
-} from './access';
-import { concatBytes } from './encoder';
-import type { Hub } from './hub';
-import type { Message } from './message';
-import { channelProblem, messageProblem, type FieldProblem } from './validate';
+import type { Hub } from '../hub/hub';
+import type { Message } from '../message';
+import { channelProblem, messageProblem, type FieldProblem } from '../wire/validate';
+import { checkCors, checkLimit, checkToken, corsHeaders, preflight, verdictOf, type CorsOptions, type Denial } from './access';
+import { jsonAnswer, type HeaderReader, type HttpAnswer } from './http';
 
 /**
  * Options of the publish/admin handler (`publish(hub, options)` in each adapter). One of `token`,
@@ -41,6 +30,9 @@ export interface PublishOptions<Req> {
   cors?: CorsOptions;
 }
 
+/** The defaults of {@link PublishOptions}, in one place. */
+export const PUBLISH_DEFAULTS = Object.freeze({ maxBodyBytes: 64 * 1024, prefix: '' });
+
 /** A request to the publish handler, as an adapter reads it off its framework. */
 export interface PublishRequest<Req> {
   /** The framework's request object, handed to `authorize`. */
@@ -51,7 +43,7 @@ export interface PublishRequest<Req> {
   header: HeaderReader;
   /** Reads the raw body; resolves `undefined` when it is longer than `limit` bytes. */
   readBody(limit: number): Promise<Uint8Array | undefined>;
-  /** A body that middleware upstream (`express.json()`, `koa-bodyparser`) already parsed, if any. */
+  /** A body that middleware upstream (`express.jsonAnswer()`, `koa-bodyparser`) already parsed, if any. */
   parsedBody?: unknown;
 }
 
@@ -91,7 +83,7 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * @throws TypeError when none of `token`, `authorize` and `public: true` is given.
  */
 export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions<Req>): PublishHandler<Req> {
-  const { authorize, cors, prefix = '', maxBodyBytes = 64 * 1024 } = options;
+  const { authorize, cors, prefix = PUBLISH_DEFAULTS.prefix, maxBodyBytes = PUBLISH_DEFAULTS.maxBodyBytes } = options;
   const tokens = options.token === undefined ? [] : typeof options.token === 'string' ? [options.token] : [...options.token];
   if (tokens.some((t) => typeof t !== 'string' || t === '')) throw new TypeError('ssehub: publish token must be a non-empty string');
   if (!tokens.length && !authorize && options.public !== true) {
@@ -130,10 +122,10 @@ export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions
       return error(denied.status, denied.message!, { ...extra, ...challenge }, head);
     }
     if (authorize) {
-      const verdict: unknown = await authorize(request.req);
-      if (verdict !== true) {
-        const d = isDenial(verdict) ? verdict : { status: 403 as const };
-        return error(d.status, d.message ?? (d.status === 401 ? 'authentication required' : 'forbidden'), extra, head);
+      const verdict = verdictOf(await authorize(request.req), false);
+      if (verdict !== 'allow') {
+        const d = verdict as Required<Denial>;
+        return error(d.status, d.message, extra, head);
       }
     }
 
@@ -147,10 +139,10 @@ export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions
       const problem = channelProblem(route.name);
       if (problem) return error(400, `channel ${problem}`, extra, head, 'channel');
     }
-    if (method === 'GET' || head) return json(200, stats(hub, route), { ...extra, ...statHeaders(hub, route) }, head);
+    if (method === 'GET' || head) return jsonAnswer(200, stats(hub, route), { ...extra, ...statHeaders(hub, route) }, head);
     if (method === 'DELETE') {
       const closed = route.kind === 'channel' ? hub.closeChannel(route.name) : hub.disconnect((route as { name: string }).name);
-      return json(200, { closed }, extra, false);
+      return jsonAnswer(200, { closed }, extra, false);
     }
 
     // POST: parse and check everything before publishing anything.
@@ -181,7 +173,7 @@ export function createPublishHandler<Req>(hub: Hub<any>, options: PublishOptions
       if (err instanceof TypeError) return error(400, err.message.replace(/^ssehub: (message\.)?/, ''), extra, false);
       throw err;
     }
-    return json(201, sent, extra, false);
+    return jsonAnswer(201, sent, extra, false);
   };
 }
 
@@ -279,103 +271,6 @@ function problemText(p: FieldProblem): string {
   return p.field === 'message' ? p.problem : `${p.field} ${p.problem}`;
 }
 
-function isDenial(v: unknown): v is Denial {
-  return v !== null && typeof v === 'object' && ((v as Denial).status === 401 || (v as Denial).status === 403);
-}
-
-function json(status: number, value: unknown, headers: Record<string, string>, head: boolean): HttpAnswer {
-  return {
-    status,
-    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
-    body: head ? '' : JSON.stringify(value),
-  };
-}
-
 function error(status: number, message: string, headers: Record<string, string>, head: boolean, field?: string): HttpAnswer {
-  return json(status, field ? { error: message, field } : { error: message }, headers, head);
-}
-
-/** A {@link PublishRequest} over a Node request (Express, Koa). */
-export function nodePublishRequest<Req>(req: Req, nodeReq: IncomingMessage, path: string, parsedBody?: unknown): PublishRequest<Req> {
-  return {
-    req,
-    method: nodeReq.method ?? 'GET',
-    path,
-    header: (name) => {
-      const v = nodeReq.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    },
-    readBody: (limit) => readNodeBody(nodeReq, limit),
-    // Only a body parser that consumed the stream parsed it; one that skipped may still leave `{}`.
-    parsedBody: nodeReq.readableEnded ? parsedBody : undefined,
-  };
-}
-
-/** A {@link PublishRequest} over a Web `Request` (Hono). */
-export function webPublishRequest<Req>(req: Req, request: Request): PublishRequest<Req> {
-  return {
-    req,
-    method: request.method,
-    path: new URL(request.url).pathname,
-    header: (name) => request.headers.get(name) ?? undefined,
-    readBody: (limit) => readWebBody(request, limit),
-  };
-}
-
-/**
- * Reads a Node request body, at most `limit` bytes.
- * @returns the bytes, or undefined when the body is longer (the rest is left unread).
- */
-export function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        // Discard the rest, so the 413 can go out and the connection stays usable.
-        req.resume();
-        resolve(undefined);
-      } else chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
-/**
- * Reads a Web request body, at most `limit` bytes.
- * @returns the bytes, or undefined when the body is longer (the stream is cancelled).
- */
-export async function readWebBody(request: Request, limit: number): Promise<Uint8Array | undefined> {
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return chunks.length ? concatBytes(chunks, size) : new Uint8Array(0);
+  return jsonAnswer(status, field ? { error: message, field } : { error: message }, headers, head);
 }

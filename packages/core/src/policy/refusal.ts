@@ -1,5 +1,7 @@
-import type { HttpAnswer } from './access';
-import { SSE_HEADERS } from './sse-headers';
+import type { Hub } from '../hub/hub';
+import { SSE_HEADERS } from '../wire/sse-headers';
+import type { HttpAnswer } from './http';
+import { STREAM_DEFAULTS } from './stream-options';
 
 /** Why a stream was refused for now: the hub is full, the client id holds its limit, or the hub is going away. */
 export type RefusalReason = 'hub-full' | 'client-limit' | 'shutting-down';
@@ -33,7 +35,7 @@ export function refusal(
   reason: RefusalReason,
   options: { retryAfter?: number; eventStream: boolean; headers?: Record<string, string> },
 ): HttpAnswer {
-  const seconds = reason === 'shutting-down' ? SHUTDOWN_RETRY_SECONDS : options.retryAfter ?? 5;
+  const seconds = reason === 'shutting-down' ? SHUTDOWN_RETRY_SECONDS : options.retryAfter ?? STREAM_DEFAULTS.retryAfter;
   const headers: Record<string, string> = { ...options.headers, 'Retry-After': String(seconds), [REFUSAL_HEADER]: reason };
   if (!options.eventStream) {
     return {
@@ -51,6 +53,11 @@ export function refusal(
     body: `retry: ${retry}\n: ssehub: ${TEXT[reason]}; retry in ${retry} ms\n`,
     closeConnection: true,
   };
+}
+
+/** Why the hub cannot take a stream right now, or undefined when it can. */
+export function hubRefusal(hub: Hub<any>): RefusalReason | undefined {
+  return hub.state !== 'open' ? 'shutting-down' : hub.full ? 'hub-full' : undefined;
 }
 
 /** True when a request's Accept header asks for an event stream, as every EventSource's does. */

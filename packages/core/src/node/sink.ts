@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Sink } from '../sink';
 import { frameChunk } from './chunked';
-import { onResponseGone } from './node-close';
+import { onResponseGone } from './close';
 
 /** A `ServerResponse` as some middleware leaves it: `compression` adds `flush()`. */
 type FlushableResponse = ServerResponse & { flush?: () => void };

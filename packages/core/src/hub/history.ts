@@ -1,4 +1,4 @@
-import type { Delivered } from './message';
+import type { Delivered } from '../message';
 
 /** One broadcast as the hub keeps it: encoded once, with what decides who may see it. */
 export interface Entry {
@@ -12,13 +12,6 @@ export interface Entry {
   readonly to?: string;
   readonly message: Delivered;
 }
-
-/** What the history can say about a client's Last-Event-ID. */
-export type ReplayPlan =
-  | { kind: 'live' }
-  /** `restart`: the client's id is from an earlier process; these are all this process published. */
-  | { kind: 'replay'; entries: Entry[]; restart?: boolean }
-  | { kind: 'gap'; reason: 'unknown-id' | 'expired' | 'restart' };
 
 /**
  * A bounded, ordered, in-memory event history (a ring buffer), indexed by event id.
