@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { RedisBackplaneOptions } from '@ssehub/redis';
 import { HttpStream, failOnUnhandledRejections, sleep, waitUntil } from '../../testing/src/clients';
 import type { AdapterName } from '../../testing/src/servers';
-import { OwnRedis, requireRedis, uniquePrefix } from './redis-helpers';
+import { LossyProxy, OwnRedis, requireRedis, uniquePrefix } from './redis-helpers';
 import { startCluster, stopCluster, waitHeard, type ClusterOptions, type Instance, openStream } from './cluster-helpers';
 
 jest.setTimeout(90_000);
@@ -75,14 +75,16 @@ async function loggedUids(): Promise<string[]> {
   }
 }
 
-/** How many times Redis ran the publish script (EVAL or EVALSHA), from INFO commandstats. */
-async function scriptCalls(): Promise<number> {
+/**
+ * How many times Redis ran each command, from INFO commandstats (commands a script runs count too):
+ * every run of the publish script makes one HGET (the idempotency check), every append one XADD.
+ */
+async function commandCalls(): Promise<{ hget: number; xadd: number }> {
   const admin = new Redis(redis!.url);
   try {
     const info = await admin.info('commandstats');
-    let n = 0;
-    for (const m of info.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)) n += Number(m[1]);
-    return n;
+    const calls = (name: string) => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { hget: calls('hget'), xadd: calls('xadd') };
   } finally {
     admin.disconnect();
   }
@@ -328,13 +330,13 @@ test('while Redis is down nothing grows without bound: the outbox keeps the newe
   expect(a.backplane.outboxSize).toBe(0);
 });
 
-test('a publish that times out but reached Redis is not published twice', async () => {
+test('publishes that time out on a frozen Redis, which runs them when it wakes, are not published twice', async () => {
   const [a, b] = await start(false, { backplane: { timeout: 300, block: 1000 } });
   const ca = await open(a);
   const cb = await open(b);
   const first = a.hub.broadcast({ data: 'first' });
   await waitHeard(cluster, 1);
-  const callsBefore = await scriptCalls();
+  const before = await commandCalls();
 
   // The publishes reach Redis's socket, Redis does not answer, the backplane gives up on them and
   // resets the connection. Redis runs them when it wakes (they were in its socket buffer).
@@ -353,10 +355,84 @@ test('a publish that times out but reached Redis is not published twice', async 
     expect(ids(c)).toEqual([first, ...sent]);
   }
   expect(await loggedUids()).toEqual([first, ...sent]);
-  // Every attempt that Redis ran beyond one per broadcast was a resend of one it already had.
-  const runs = (await scriptCalls()) - callsBefore;
-  console.log(`timed-out publish: Redis ran the publish script ${runs} times for ${sent.length} broadcasts`);
-  expect(runs).toBeGreaterThanOrEqual(sent.length);
+  const after = await commandCalls();
+  expect(after.xadd - before.xadd).toBe(5);
+  // 5 runs: the reader saw them first, so they were not resent; 10: resent, and the resends found them.
+  console.log(`frozen publishes: the publish script ran ${after.hget - before.hget} times for ${sent.length} broadcasts`);
+  expect(after.hget - before.hget).toBeGreaterThanOrEqual(5);
+  expect(messages(a)).toHaveLength(1);
+});
+
+test('publishes whose replies were lost (they reached Redis) are resent, and Redis keeps each once', async () => {
+  redis = await OwnRedis.start();
+  const proxy = await new LossyProxy(redis.port).listen();
+  stoppers.push(() => void proxy.close());
+  prefix = uniquePrefix('f');
+  // A long block: the readers, whose replies are lost too, notice only well after the resends.
+  cluster = await startCluster(['express', 'hono'], { backplane: { url: proxy.url, prefix, timeout: 300, block: 3000 } });
+  const [a, b] = cluster;
+  const ca = await open(a!);
+  const cb = await open(b!);
+  const first = a!.hub.broadcast({ data: 'first' });
+  await waitHeard(cluster, 1);
+  await ca.waitForEvents(1);
+  const before = await commandCalls();
+
+  proxy.loseReplies();
+  const sent = Array.from({ length: 5 }, (_, n) => a!.hub.broadcast({ data: `lost reply ${n}` }));
+  await waitUntil(() => a!.backplane.state === 'outage', 'a to give up on the publishes', 5000);
+  expect(messages(a!)[0]).toMatch(/no answer within 300 ms/);
+  // On a new connection the resends go through: each finds its broadcast there already.
+  await waitUntil(() => a!.backplane.outboxSize === 0, 'the resends to be confirmed', 5000);
+  const after = await commandCalls();
+  expect(after.hget - before.hget).toBe(10);
+  expect(after.xadd - before.xadd).toBe(5);
+  expect(await loggedUids()).toEqual([first, ...sent]);
+  // Nothing was delivered yet (the readers' replies are lost as well); they reset, read on, deliver each once.
+  expect(ids(ca)).toEqual([first]);
+  for (const c of [ca, cb]) {
+    await c.waitForEvents(6, 10_000);
+    await sleep(200);
+    expect(ids(c)).toEqual([first, ...sent]);
+  }
+  await waitUntil(() => cluster.every((i) => i.backplane.state === 'connected'), 'both hubs to be in step', 10_000);
+  // One outage, reported once, even though the reader relapsed while the hub was catching up.
+  expect(messages(a!)).toHaveLength(1);
+});
+
+test('Redis refusing writes (OOM): broadcasts wait, the refusal is reported as an outage, and they go out in order once it accepts them', async () => {
+  const [a, b] = await start(false);
+  const ca = await open(a);
+  const cb = await open(b);
+  const first = a.hub.broadcast({ data: 'first' });
+  await waitHeard(cluster, 1);
+  const admin = new Redis(redis!.url);
+  try {
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    const sent = Array.from({ length: 5 }, (_, n) => a.hub.broadcast({ data: `refused ${n}` }));
+    await waitUntil(() => a.backplane.state === 'outage', 'a to report the refusal');
+    expect(messages(a)).toHaveLength(1);
+    expect(messages(a)[0]).toMatch(/refuses broadcasts.*OOM/);
+    await sleep(1500);
+    // Retried, still refused: nothing delivered, nothing reported twice, nothing lost.
+    expect(ids(ca)).toEqual([first]);
+    expect(ids(cb)).toEqual([first]);
+    expect(messages(a)).toHaveLength(1);
+    expect(a.backplane.outboxSize).toBe(5);
+    const later = a.hub.broadcast({ data: 'later' });
+
+    await admin.config('SET', 'maxmemory', '0');
+    for (const c of [ca, cb]) {
+      await c.waitForEvents(7, 5000);
+      await sleep(100);
+      expect(ids(c)).toEqual([first, ...sent, later]);
+    }
+    await waitUntil(() => a.backplane.state === 'connected', 'a to be in step again');
+    expect(a.states).toEqual(['connected', 'outage', 'catching-up', 'connected']);
+  } finally {
+    admin.disconnect();
+  }
 });
 
 test('broadcasts made before the backplane joined wait, and reach every hub once it has', async () => {
