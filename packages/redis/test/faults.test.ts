@@ -174,14 +174,16 @@ describe.each<[string, RedisBackplaneOptions]>([
     expect(await loggedUids()).toEqual(published);
 
     // Nothing was delivered while Redis was frozen: not on B, and not on A either (no local shortcut).
-    const during = (at: number[]) => at.filter((t) => t > frozenAt + 50 && t < thawedAt).length;
+    // (What Redis answered just before the freeze may be read a little later on a busy machine.)
+    const during = (at: number[]) => at.filter((t) => t > frozenAt + 250 && t < thawedAt).length;
     expect(during(a1At)).toBe(0);
     expect(during(b1At)).toBe(0);
-    // The price: latency grows by the outage. The first broadcast after the freeze waited for all of it.
+    // The price: latency grows by the outage. The first broadcast after the freeze waited for all of it
+    // (it was made within a tick or two of SIGSTOP).
     const delays = a1At.map((t, i) => t - publishedAt[i]!);
     const maxDelay = Math.max(...delays);
     const frozenFor = thawedAt - frozenAt;
-    expect(maxDelay).toBeGreaterThanOrEqual(frozenFor - 20);
+    expect(maxDelay).toBeGreaterThanOrEqual(frozenFor - 250);
     // Recovery: what waited is delivered soon after Redis answers again.
     const lastBeforeThaw = publishedAt.filter((t) => t < thawedAt).length - 1;
     const recoveredIn = a1At[lastBeforeThaw]! - thawedAt;
