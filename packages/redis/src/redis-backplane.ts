@@ -10,8 +10,9 @@ export interface RedisBackplaneOptions {
   /** The Redis server. Default: `'redis://127.0.0.1:6379'`. */
   url?: string;
   /**
-   * ioredis options merged over the backplane's own (which turn off ioredis's unbounded offline
-   * queue and command resends: the backplane keeps its own bounded outbox). Default: none.
+   * ioredis options merged over the backplane's own. Three are always the backplane's, since its
+   * bounded outbox relies on them: no offline queue, no retries per request, no resend of unfulfilled
+   * commands (a publish that fails must fail, at once, so that it is resent in order). Default: none.
    */
   redis?: RedisOptions;
   /** Prefix of the four keys; hubs with the same prefix form one hub. Default: `'ssehub'`. */
@@ -128,15 +129,16 @@ export class RedisBackplane implements Backplane {
     this.where = describeServer(url, redis);
     const base: RedisOptions = {
       lazyConnect: true,
-      // Fail fast while disconnected: the outbox, not ioredis's unbounded queue, holds what waits.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
       connectTimeout: timeout,
       // How long a closing connection may linger (a closed one that is down would hold the process).
       disconnectTimeout: timeout,
       ...redis,
+      // Fail fast while disconnected, and settle every pending command when a connection closes: the
+      // outbox, not ioredis's unbounded queue, holds what waits, and resends it in order.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
     };
     // Publishes made in one tick go out in one write: the socket write, not Redis, is the cost.
     this.cmd = new Redis(url, { commandTimeout: timeout, enableAutoPipelining: true, ...base }) as Redis & ScriptCommands;
