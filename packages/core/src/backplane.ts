@@ -7,7 +7,9 @@ import type { Delivered } from './message';
  * The hub hands every broadcast to {@link Backplane.publish} instead of delivering it at once. The
  * backplane gives it a position in one global sequence and calls {@link BackplaneHandler.deliver}
  * on every hub (the publishing one included) in that order, so every hub delivers the same events
- * in the same order and a client can resume on any hub.
+ * in the same order and a client can resume on any hub. There is no local shortcut: while the log is
+ * unreachable a broadcast waits, and no hub delivers it (its own hub neither) until the log has
+ * ordered it, so an outage costs latency, never the common order.
  */
 
 /** One broadcast as it crosses the backplane: the wire fields, already validated by the hub. */
@@ -34,8 +36,10 @@ export interface BackplaneRecord {
 /** A record as the backplane hands it back, with its place in the global sequence. */
 export interface BackplaneEntry extends BackplaneRecord {
   /**
-   * Position in the shared sequence: strictly increasing, and gap-free until a reset.
-   * Undefined when the shared log was unreachable and the record is delivered by its own hub only.
+   * Position in the shared sequence: strictly increasing, and gap-free until a reset. `@ssehub/redis`
+   * always sets it (it delivers nothing the log has not ordered). It stays optional for a backplane
+   * that cannot order some entry; the hub then delivers it without moving its position, and
+   * resuming across hubs is no longer exact for it.
    */
   readonly pos?: number;
 }
@@ -63,9 +67,12 @@ export type BackplaneState = 'connecting' | 'connected' | 'outage' | 'catching-u
 
 /** What a hub gives its backplane when it attaches. */
 export interface BackplaneHandler {
-  /** One entry of the global sequence (or a local-only one), in order. */
+  /** One entry of the global sequence, in order. */
   deliver(entry: BackplaneEntry): void;
-  /** The sequence reached `pos` with an entry this hub already delivered while the log was unreachable. */
+  /**
+   * The sequence is at `pos` without anything to deliver here: `@ssehub/redis` calls it once, when it
+   * first joins, with the head it starts reading after (what lies before is served by replay).
+   */
   advance(pos: number): void;
   /**
    * The shared history was reset (a new epoch) or this hub fell further behind than it keeps:
@@ -73,7 +80,10 @@ export interface BackplaneHandler {
    * Delivery resumes after position `pos`.
    */
   reset(reason: 'epoch' | 'behind', pos: number): void;
-  /** Runtime trouble (Redis down, a failed read); the hub forwards it to its `onError`. */
+  /**
+   * Runtime trouble (an outage, once per outage; a broadcast dropped from a full outbox; a failed
+   * replay); the hub forwards it to its `onError`.
+   */
   error(err: unknown): void;
   /**
    * The link changed state; the hub logs it (an outage at `warn`, the recovery at `info`) and keeps it
@@ -90,8 +100,10 @@ export interface Backplane {
   /** Called once by the hub it belongs to, before any other method. A backplane serves one hub. */
   attach(handler: BackplaneHandler): void;
   /**
-   * Shares a record. Returns at once; the record comes back through `deliver` on every hub. When the
-   * log is unreachable the backplane delivers it to this hub right away (without `pos`).
+   * Shares a record. Returns at once; the record comes back through `deliver` on every hub, this one
+   * included, once the log has ordered it. While the log is unreachable it waits (in a bounded outbox;
+   * what overflows is dropped and reported through `error`) and is shared when the log returns, in
+   * publish order; meanwhile no hub delivers it.
    */
   publish(record: BackplaneRecord): void;
   /**
@@ -100,7 +112,10 @@ export interface Backplane {
    * An id the history cannot place is a gap, never a partial replay.
    */
   replay(after: string | number | undefined, upTo: number): Promise<BackplaneReplay>;
-  /** Stops reading and releases connections. Called by `hub.close()`. */
+  /**
+   * Stops reading and releases connections. Called by `hub.close()`. A backplane may first give the
+   * records still waiting a short, bounded chance to be shared; what it drops is reported through `error`.
+   */
   close(): Promise<void>;
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Backplane, BackplaneEntry, BackplaneHandler, BackplaneRecord, BackplaneReplay } from '@ssehub/core';
+import type { Backplane, BackplaneEntry, BackplaneHandler, BackplaneRecord, BackplaneReplay, BackplaneState } from '@ssehub/core';
 import { fromFields, posOf, toFields } from './codec';
+import { Outbox, type Queued } from './outbox';
 import { PUBLISH, STATE } from './scripts';
 
 /** Options of {@link redisBackplane}. Every one is optional. */
@@ -9,35 +10,34 @@ export interface RedisBackplaneOptions {
   /** The Redis server. Default: `'redis://127.0.0.1:6379'`. */
   url?: string;
   /**
-   * ioredis options merged over the backplane's own (which turn off ioredis's unbounded offline
-   * queue and command resends: the backplane keeps its own bounded outbox). Default: none.
+   * ioredis options merged over the backplane's own. Three are always the backplane's, since its
+   * bounded outbox relies on them: no offline queue, no retries per request, no resend of unfulfilled
+   * commands (a publish that fails must fail, at once, so that it is resent in order). Default: none.
    */
   redis?: RedisOptions;
   /** Prefix of the four keys; hubs with the same prefix form one hub. Default: `'ssehub'`. */
   prefix?: string;
   /** Broadcasts the shared history keeps in Redis (stream MAXLEN, trimmed exactly). Default: 10000. */
   maxLen?: number;
-  /** Entries per XREAD and per XRANGE page. Default: 500. */
+  /** Entries per XREAD and per XRANGE page, and publishes per resend window. Default: 500. */
   batch?: number;
-  /** Broadcasts kept for resending while Redis is unreachable; past it the oldest are dropped. Default: 10000. */
+  /**
+   * Broadcasts kept waiting while Redis is unreachable; past it the oldest are dropped (and reported).
+   * Nothing is delivered, on any hub, until Redis has ordered it. Default: 10000.
+   */
   maxOutbox?: number;
   /** Milliseconds one XREAD blocks waiting for new entries. Default: 5000. */
   block?: number;
   /**
    * Milliseconds a command (or an XREAD past its block time) may take before the connection is
-   * deemed hung and is reset; a broadcast whose publish times out is delivered locally. Default: 2000.
+   * deemed hung and is reset: an outage, during which broadcasts wait in the outbox. Also how long
+   * `close()` waits for the outbox to be published. Default: 2000.
    */
   timeout?: number;
 }
 
 /** The Redis server a backplane connects to when given no `url`. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-
-interface Queued {
-  readonly record: BackplaneRecord;
-  /** Already delivered by this hub (Redis was unreachable when it was published). */
-  local: boolean;
-}
 
 type PublishReply = [epoch: string, pos: number];
 type StateReply = [epoch: string, head: number, oldest: number];
@@ -47,9 +47,15 @@ interface ScriptCommands {
   ssehubState(...args: (string | number)[]): Promise<StateReply>;
 }
 
+/** How long a broadcast that Redis refused (an error reply, such as OOM) waits before it is resent. */
+const REFUSED_RETRY_MS = 1000;
+
 /**
  * A {@link Backplane} on Redis: one stream is the shared, ordered history; every hub tails it with
- * a blocking XREAD and delivers what it reads, in stream order. Created by {@link redisBackplane}.
+ * a blocking XREAD and delivers what it reads, in stream order, its own broadcasts included. A
+ * broadcast waits in this hub's outbox until Redis has it; while Redis is unreachable nothing is
+ * delivered anywhere, and what waited is published in publish order once Redis is back. Created by
+ * {@link redisBackplane}.
  */
 export class RedisBackplane implements Backplane {
   private handler: BackplaneHandler | undefined;
@@ -61,22 +67,38 @@ export class RedisBackplane implements Backplane {
   private readonly maxOutbox: number;
   private readonly block: number;
   private readonly timeout: number;
+  /** `host:port` for error messages (never the credentials of the URL). */
+  private readonly where: string;
   /** This data set's token; a different one after a reconnect means Redis lost the history. */
   private epoch: string | undefined;
   /** Position of the last entry read (and delivered) from the stream. */
   private lastPos = 0;
+  /** The head of the stream when the reader last checked: it is in step once it has read that far. */
+  private catchUpTo = 0;
   /** The reader is connected and has checked the epoch since it last (re)connected. */
   private synced = false;
+  /** `close()` was called: nothing new is accepted; the outbox may still be flushing. */
+  private closing = false;
+  /** The connections are being released: everything stops. */
   private closed = false;
-  private flushing = false;
-  /** Broadcasts waiting for Redis, in publish order; bounded by `maxOutbox`. */
-  private outbox: Queued[] = [];
-  /** Uids sent and not answered yet: a failure then means deliver here, unless the reader saw it. */
-  private readonly inFlight = new Set<string>();
-  /** Uids delivered here while Redis was unreachable: when they come back, they only advance. */
-  private readonly deliveredLocally = new Set<string>();
-  /** Reported once per outage, so a down Redis does not flood `onError`. */
-  private reportedDown = false;
+  private linkState: BackplaneState = 'connecting';
+  /** This hub's broadcasts that Redis has not confirmed yet, in publish order. */
+  private readonly outbox = new Outbox();
+  /** A resend window is on its way (new broadcasts queue behind it). */
+  private pumping = false;
+  /** A publish on the command connection failed for a transport reason: send nothing until it is ready again. */
+  private cmdBroken = false;
+  /** Pending retry after Redis refused a broadcast. */
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  /** Redis answers publishes with an error (OOM, READONLY...): an outage until one goes through. */
+  private refusing = false;
+  /** The last connection errors ioredis emitted, to say why an outage began. */
+  private cmdError: unknown;
+  private readerError: unknown;
+  /** The current outage was reported through `onError` (once until the link is in step again). */
+  private outageReported = false;
+  /** Set when a watchdog resets the reader: Redis did not answer in time. */
+  private readerHung: Error | undefined;
   private readonly firstSync: Promise<void>;
   private resolveFirstSync!: () => void;
   private loop: Promise<void> | undefined;
@@ -104,15 +126,19 @@ export class RedisBackplane implements Backplane {
     this.maxOutbox = maxOutbox;
     this.block = block;
     this.timeout = timeout;
+    this.where = describeServer(url, redis);
     const base: RedisOptions = {
       lazyConnect: true,
-      // Fail fast while disconnected: the outbox, not ioredis's unbounded queue, holds what waits.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      connectTimeout: timeout,
+      // How long a closing connection may linger (a closed one that is down would hold the process).
+      disconnectTimeout: timeout,
+      ...redis,
+      // Fail fast while disconnected, and settle every pending command when a connection closes: the
+      // outbox, not ioredis's unbounded queue, holds what waits, and resends it in order.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-      connectTimeout: timeout,
-      ...redis,
     };
     // Publishes made in one tick go out in one write: the socket write, not Redis, is the cost.
     this.cmd = new Redis(url, { commandTimeout: timeout, enableAutoPipelining: true, ...base }) as Redis & ScriptCommands;
@@ -120,13 +146,21 @@ export class RedisBackplane implements Backplane {
     for (const r of [this.cmd, this.reader]) {
       r.defineCommand('ssehubPublish', { numberOfKeys: 4, lua: PUBLISH });
       r.defineCommand('ssehubState', { numberOfKeys: 4, lua: STATE });
-      // ioredis emits every connection error; they are reported once per outage by the read loop.
-      r.on('error', () => undefined);
     }
+    // ioredis emits every connection error; an outage is reported once, when it begins.
+    this.cmd.on('error', (err: unknown) => (this.cmdError = err));
+    this.reader.on('error', (err: unknown) => (this.readerError = err));
+    this.cmd.on('close', () => this.lost(this.cmdError ?? new Error('the command connection closed')));
     this.reader.on('close', () => {
       this.synced = false;
+      this.lost(this.readerHung ?? this.readerError ?? new Error('the reading connection closed'));
     });
-    this.cmd.on('ready', () => void this.flush());
+    this.cmd.on('ready', () => {
+      this.cmdBroken = false;
+      this.cmdError = undefined;
+      this.kick();
+      this.refresh();
+    });
     this.firstSync = new Promise((resolve) => (this.resolveFirstSync = resolve));
   }
 
@@ -137,12 +171,21 @@ export class RedisBackplane implements Backplane {
 
   /** True while both connections are up and the reader is in step with the shared sequence. */
   get connected(): boolean {
-    return this.synced && this.cmd.status === 'ready';
+    return this.synced && this.cmdUp();
   }
 
-  /** Broadcasts waiting for Redis (delivered here or not yet). */
+  /**
+   * The link to Redis: `'connecting'` until it first joins, `'connected'` while in step, `'outage'`
+   * while Redis is unreachable or hung (broadcasts wait), `'catching-up'` while it publishes what
+   * waited and reads what it missed. Every change is also reported to the hub (`hub.backplaneState`).
+   */
+  get state(): BackplaneState {
+    return this.linkState;
+  }
+
+  /** This hub's broadcasts Redis has not confirmed yet: waiting, or on their way. */
   get outboxSize(): number {
-    return this.outbox.length;
+    return this.outbox.size;
   }
 
   /** Called by `createHub`: connects both Redis connections and starts reading the stream. */
@@ -154,29 +197,290 @@ export class RedisBackplane implements Backplane {
     this.loop = this.readLoop();
   }
 
-  /** Appends a broadcast to the stream; while Redis is unreachable, delivers it here and keeps it in the outbox. */
+  /**
+   * Appends a broadcast to the stream; it is delivered, here too, when the reader reads it back. Sent
+   * at once when nothing of this hub waits before it; otherwise it queues behind, in publish order
+   * (while Redis is unreachable, or while what waited is being published).
+   */
   publish(record: BackplaneRecord): void {
-    if (this.closed) return;
-    if (!this.connected) {
-      this.deliverHere(record);
-      return;
+    if (this.closing) return;
+    const direct = !this.pumping && this.outbox.waiting === 0 && this.canPublish();
+    const q = this.outbox.add(record);
+    if (direct) {
+      void this.send(q);
+    } else {
+      this.bound();
+      this.kick();
     }
-    if (this.outbox.length) {
-      // Keep publish order behind what is still waiting to be resent.
-      this.push({ record, local: false });
-      void this.flush();
-      return;
-    }
-    this.send(record, false).then(undefined, (err: unknown) => {
-      if (this.inFlight.delete(record.uid)) this.deliverHere(record);
-      this.resetIfHung(this.cmd, err);
-    });
   }
 
   /** Reads the stream after an id (via the index) or a position, up to `upTo`, in `batch`-sized pages. */
   async replay(after: string | number | undefined, upTo: number): Promise<BackplaneReplay> {
     // A client that arrives while the backplane is still joining waits for it (up to `timeout`).
     if (this.epoch === undefined) await Promise.race([this.firstSync, sleep(this.timeout)]);
+    // Redis is out of reach (the outage is reported already): the gap path, without a wait.
+    if (!this.cmdUp()) return { kind: 'gap', reason: 'unavailable' };
+    try {
+      return await this.readHistory(after, upTo);
+    } catch (err) {
+      if (isTimeout(err)) this.transportFailed(err);
+      const from = typeof after === 'string' ? `event ${JSON.stringify(after)}` : after === undefined ? 'the oldest entry' : `position ${after}`;
+      throw new Error(`ssehub/redis: replay after ${from} from Redis at ${this.where} failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Called by `hub.close()`. When Redis is reachable, the outbox gets up to `timeout` ms to be
+   * published; what Redis has not confirmed then (everything, when it is unreachable) is dropped and
+   * reported through the hub's `onError`. Then both connections close.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const until = Date.now() + this.timeout;
+    while (this.outbox.size && this.canPublish() && Date.now() < until) await sleep(5);
+    this.closed = true;
+    clearTimeout(this.retry);
+    const left = this.outbox.size;
+    if (left) {
+      const why = this.canPublish() ? `Redis did not confirm them within ${this.timeout} ms` : `Redis at ${this.where} is unreachable`;
+      this.handler?.error(new Error(`ssehub/redis: closed with ${left} broadcast${left === 1 ? '' : 's'} not published (${why}); they may never be delivered`));
+    }
+    this.resolveFirstSync();
+    this.cmd.disconnect();
+    this.reader.disconnect();
+    await this.loop;
+  }
+
+  // ---- publishing ----------------------------------------------------------------------------
+
+  /** The command connection can take publishes, and the reader has joined (so it reads them back). */
+  private canPublish(): boolean {
+    return this.epoch !== undefined && this.cmdUp();
+  }
+
+  private cmdUp(): boolean {
+    return this.cmd.status === 'ready' && !this.cmdBroken;
+  }
+
+  /**
+   * Publishes one broadcast. Every publish is idempotent (the script looks the uid up first), so a
+   * resend of one that reached Redis, or a first attempt that Redis runs late, never appends it twice.
+   */
+  private send(q: Queued): Promise<void> {
+    this.outbox.sending(q);
+    return this.cmd.ssehubPublish(...this.keys, newEpoch(), this.maxLen, ...toFields(q.record)).then(
+      ([epoch, pos]) => {
+        this.outbox.done(q);
+        // In step means having read back, among the rest, what this hub published.
+        if (epoch === this.epoch) this.catchUpTo = Math.max(this.catchUpTo, pos);
+        this.refusing = false;
+        if (!this.outbox.sent) this.kick();
+      },
+      (err: unknown) => {
+        this.outbox.failed(q);
+        this.bound();
+        if (isReplyError(err)) this.refused(err);
+        else this.transportFailed(err);
+      },
+    );
+  }
+
+  /**
+   * Publishes what waits, oldest first, in windows of `batch` pipelined publishes, once nothing is in
+   * flight (so a failed publish is resent before anything published after it). Stops at a failure;
+   * the connection's next `ready` (or the retry timer) starts it again.
+   */
+  private kick(): void {
+    if (this.pumping || this.closed || this.retry || !this.outbox.waiting || this.outbox.sent || !this.canPublish()) return;
+    this.pumping = true;
+    this.refresh();
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (!this.closed && !this.retry && this.outbox.waiting && !this.outbox.sent && this.canPublish()) {
+        await Promise.all(this.outbox.oldestWaiting(this.batch).map((q) => this.send(q)));
+      }
+    } finally {
+      this.pumping = false;
+      this.refresh();
+    }
+  }
+
+  /** Past `maxOutbox` waiting broadcasts, the oldest go: reported, and delivered nowhere. */
+  private bound(): void {
+    while (this.outbox.waiting > this.maxOutbox) {
+      const q = this.outbox.dropOldestWaiting()!;
+      this.handler?.error(
+        new Error(`ssehub/redis: outbox full (${this.maxOutbox} broadcasts waiting for Redis at ${this.where}); dropped the oldest, ${q.record.id}: it may never be delivered`),
+      );
+    }
+  }
+
+  /**
+   * Redis answered a publish with an error (OOM, READONLY...): an outage too, since nothing this hub
+   * publishes gets ordered. The broadcast keeps its place and is retried every second.
+   */
+  private refused(err: unknown): void {
+    if (this.closed) return;
+    this.refusing = true;
+    this.lost(err, `refuses broadcasts (retried every ${REFUSED_RETRY_MS} ms)`);
+    this.retry ??= setTimeout(() => {
+      this.retry = undefined;
+      this.kick();
+    }, REFUSED_RETRY_MS);
+    this.retry.unref?.();
+  }
+
+  /**
+   * A command failed for a transport reason (a timeout means a hung server): an outage begins, and the
+   * connection is reset so that every command still pending fails over at once and it reconnects.
+   */
+  private transportFailed(err: unknown): void {
+    if (this.closed) return;
+    this.lost(isTimeout(err) ? new Error(`a command got no answer within ${this.timeout} ms (Redis hung or overloaded)`, { cause: err }) : err);
+    if (this.cmdBroken) return;
+    this.cmdBroken = true;
+    if (this.cmd.status === 'ready') this.cmd.disconnect(true);
+  }
+
+  // ---- the link's state ----------------------------------------------------------------------
+
+  /**
+   * Redis became unreachable or hung: the state becomes `outage`, and `onError` hears of it once per
+   * outage (a relapse while catching up is the same outage).
+   */
+  private lost(cause: unknown, how = 'unreachable'): void {
+    if (this.closing || this.linkState === 'outage') return;
+    const error = new Error(
+      `ssehub/redis: Redis at ${this.where} ${how}: ${describe(cause)}. Broadcasts wait in the outbox ` +
+        `(${this.outbox.size} now, at most ${this.maxOutbox}) and are delivered, on every hub, once Redis has ordered them`,
+      { cause },
+    );
+    this.setState('outage', { error, outbox: this.outbox.size });
+    if (!this.outageReported) this.handler?.error(error);
+    this.outageReported = true;
+  }
+
+  /** Moves from connecting or an outage to catching-up, and from catching-up to connected, when it can. */
+  private refresh(): void {
+    if (this.closing || this.epoch === undefined || this.linkState === 'connected') return;
+    if (!this.synced || !this.cmdUp() || this.refusing) return;
+    const behind = this.pumping || this.outbox.waiting > 0 || this.lastPos < this.catchUpTo;
+    if (!behind) this.outageReported = false;
+    this.setState(behind ? 'catching-up' : 'connected', { outbox: this.outbox.size });
+  }
+
+  private setState(state: BackplaneState, detail: { error?: unknown; outbox?: number }): void {
+    if (state === this.linkState) return;
+    this.linkState = state;
+    this.handler?.state(state, detail);
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  private async readLoop(): Promise<void> {
+    while (!this.closed) {
+      try {
+        if (!this.synced) await this.sync();
+        if (this.closed || !this.synced) continue;
+        const read = this.reader.call(
+          'XREAD', 'COUNT', this.batch, 'BLOCK', this.block, 'STREAMS', this.keys[0], `${this.lastPos}-0`,
+        ) as Promise<[string, [string, string[]][]][] | null>;
+        // A server that stopped answering (not closed) would block the reader forever: reset it.
+        const reply = await this.watched(read, this.block + this.timeout, 'a blocking XREAD');
+        if (this.closed || !this.synced) continue;
+        if (reply) await this.onBatch(reply[0]![1]);
+        // Quiet for a whole block: check that the data set is still the one this hub reads (a FLUSHALL
+        // or an eviction restarts the positions below the cursor, where XREAD would never look).
+        else this.adopt(await this.readState());
+        if (this.linkState === 'catching-up') this.refresh();
+      } catch (err) {
+        if (this.closed) return;
+        this.synced = false;
+        this.lost(this.readerHung ?? err);
+        await this.untilReady();
+        // A command error on a live connection (not a disconnect) must not spin.
+        if (!this.closed) await sleep(100);
+      }
+    }
+  }
+
+  /** Joins the sequence after a (re)connect: the epoch tells whether Redis kept its data. */
+  private async sync(): Promise<void> {
+    await this.untilReady();
+    if (this.closed) return;
+    this.adopt(await this.readState());
+    this.synced = true;
+    this.readerHung = undefined;
+    this.readerError = undefined;
+    this.resolveFirstSync();
+    this.kick();
+    this.refresh();
+  }
+
+  private readState(): Promise<StateReply> {
+    return this.watched(this.reader.ssehubState(...this.keys, newEpoch()), this.timeout, 'a state check');
+  }
+
+  /** Resets the reader when `p` gets no answer within `ms`: Redis is hung. */
+  private watched<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+    const watchdog = setTimeout(() => {
+      this.readerHung = new Error(`${what} got no answer within ${ms} ms (Redis hung)`);
+      this.reader.disconnect(true);
+    }, ms);
+    return p.finally(() => clearTimeout(watchdog));
+  }
+
+  /** Compares where the log stands with where this hub is, and resets when they no longer fit. */
+  private adopt([epoch, head, oldest]: StateReply): void {
+    if (this.epoch === undefined) {
+      // First contact: live from the head on; older entries are served by replay. This hub publishes
+      // nothing before this point, so none of its own broadcasts lies behind the cursor.
+      this.lastPos = head;
+      this.catchUpTo = head;
+      this.handler!.advance(head);
+    } else if (epoch !== this.epoch || head < this.lastPos) {
+      // Redis lost (or rolled back) its data: resume from the new data set's start. The outbox keeps
+      // what Redis had not confirmed; it is published into the new data set, in order.
+      this.lastPos = epoch !== this.epoch ? Math.max(0, oldest - 1) : head;
+      this.catchUpTo = head;
+      this.handler!.reset('epoch', this.lastPos);
+    } else {
+      if (oldest > this.lastPos + 1) {
+        // Further behind than the history: what was trimmed meanwhile is gone for this hub.
+        this.lastPos = oldest - 1;
+        this.handler!.reset('behind', this.lastPos);
+      }
+      this.catchUpTo = Math.max(this.catchUpTo, head);
+    }
+    this.epoch = epoch;
+  }
+
+  /** Delivers a batch in order; a hole in the positions is explained (reset, trim) before going on. */
+  private async onBatch(entries: [string, string[]][]): Promise<void> {
+    for (const [sid, fields] of entries) {
+      const pos = posOf(sid);
+      if (pos <= this.lastPos) continue;
+      if (pos > this.lastPos + 1) {
+        const before = this.lastPos;
+        this.adopt(await this.readState());
+        // A reset moved the cursor: read again from there.
+        if (this.lastPos !== before || this.closed) return;
+        this.lastPos = pos - 1;
+        this.handler!.reset('behind', this.lastPos);
+      }
+      this.lastPos = pos;
+      const entry = fromFields(pos, fields);
+      // One of ours whose reply was lost: Redis has it, so it is not resent.
+      this.outbox.landed(entry.uid);
+      this.handler!.deliver(entry);
+    }
+  }
+
+  private async readHistory(after: string | number | undefined, upTo: number): Promise<BackplaneReplay> {
     let from: number;
     if (typeof after === 'string') {
       const pos = await this.cmd.hget(this.keys[1], `i:${after}`);
@@ -207,172 +511,6 @@ export class RedisBackplane implements Backplane {
     return { kind: 'replay', from, entries };
   }
 
-  /** Called by `hub.close()`: disconnects at once; broadcasts still in the outbox are dropped. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.resolveFirstSync();
-    this.cmd.disconnect();
-    this.reader.disconnect();
-    await this.loop;
-  }
-
-  // ---- publishing ----------------------------------------------------------------------------
-
-  private send(record: BackplaneRecord, resend: boolean): Promise<PublishReply> {
-    this.inFlight.add(record.uid);
-    const done = () => this.inFlight.delete(record.uid);
-    return this.cmd
-      .ssehubPublish(...this.keys, newEpoch(), this.maxLen, resend ? '1' : '0', ...toFields(record))
-      .then((reply) => (done(), reply));
-  }
-
-  /** Redis is out of reach: this hub's clients get the broadcast now; other hubs once Redis is back. */
-  private deliverHere(record: BackplaneRecord): void {
-    this.deliveredLocally.add(record.uid);
-    this.push({ record, local: true });
-    this.handler!.deliver(record);
-  }
-
-  private push(q: Queued): void {
-    this.outbox.push(q);
-    if (this.outbox.length > this.maxOutbox) {
-      const dropped = this.outbox.shift()!;
-      this.deliveredLocally.delete(dropped.record.uid);
-      this.handler!.error(new Error(`ssehub/redis: outbox full (${this.maxOutbox}); dropped broadcast ${dropped.record.id}`));
-    }
-  }
-
-  /** Resends the outbox in order, in pipelined chunks, while Redis is reachable. */
-  private async flush(): Promise<void> {
-    if (this.flushing || this.closed) return;
-    this.flushing = true;
-    try {
-      while (this.outbox.length && this.connected) {
-        const chunk = this.outbox.slice(0, this.batch);
-        const results = await Promise.allSettled(chunk.map((q) => this.send(q.record, true)));
-        const failed = new Set<Queued>();
-        results.forEach((r, i) => {
-          const q = chunk[i]!;
-          // Failed and not seen by the reader: it stays queued, and is delivered here if it was not yet.
-          if (r.status === 'rejected') this.resetIfHung(this.cmd, r.reason);
-          if (r.status === 'rejected' && this.inFlight.delete(q.record.uid)) {
-            failed.add(q);
-            if (!q.local) {
-              q.local = true;
-              this.deliveredLocally.add(q.record.uid);
-              this.handler!.deliver(q.record);
-            }
-          }
-        });
-        const done = new Set(chunk.filter((q) => !failed.has(q)));
-        this.outbox = this.outbox.filter((q) => !done.has(q));
-        if (failed.size) break;
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  // ---- reading -------------------------------------------------------------------------------
-
-  private async readLoop(): Promise<void> {
-    while (!this.closed) {
-      try {
-        if (!this.synced) await this.sync();
-        const read = this.reader.call(
-          'XREAD', 'COUNT', this.batch, 'BLOCK', this.block, 'STREAMS', this.keys[0], `${this.lastPos}-0`,
-        ) as Promise<[string, [string, string[]][]][] | null>;
-        // A server that stopped answering (not closed) would block the reader forever: reset it.
-        const watchdog = setTimeout(() => this.reader.disconnect(true), this.block + this.timeout);
-        const reply = await read.finally(() => clearTimeout(watchdog));
-        if (this.closed || !this.synced) continue;
-        if (reply) await this.onBatch(reply[0]![1]);
-        // Quiet for a whole block: check that the data set is still the one this hub reads (a FLUSHALL
-        // or an eviction restarts the positions below the cursor, where XREAD would never look).
-        else this.adopt(await this.readState());
-      } catch (err) {
-        if (this.closed) return;
-        this.synced = false;
-        if (!this.reportedDown) {
-          this.reportedDown = true;
-          this.handler!.error(new Error('ssehub/redis: Redis unreachable; delivering locally until it returns', { cause: err }));
-        }
-        await this.untilReady();
-        // A command error on a live connection (not a disconnect) must not spin.
-        if (!this.closed) await sleep(100);
-      }
-    }
-  }
-
-  /** Joins the sequence after a (re)connect: the epoch tells whether Redis kept its data. */
-  private async sync(): Promise<void> {
-    await this.untilReady();
-    if (this.closed) return;
-    this.adopt(await this.readState());
-    this.synced = true;
-    this.reportedDown = false;
-    this.resolveFirstSync();
-    void this.flush();
-  }
-
-  private async readState(): Promise<StateReply> {
-    const state = this.reader.ssehubState(...this.keys, newEpoch());
-    const watchdog = setTimeout(() => this.reader.disconnect(true), this.timeout);
-    return state.finally(() => clearTimeout(watchdog));
-  }
-
-  /** Compares where the log stands with where this hub is, and resets when they no longer fit. */
-  private adopt([epoch, head, oldest]: StateReply): void {
-    if (this.epoch === undefined) {
-      // First contact: live from the head on; older entries are served by replay.
-      this.lastPos = head;
-      this.handler!.advance(head);
-    } else if (epoch !== this.epoch || head < this.lastPos) {
-      // Redis lost (or rolled back) its data: resume from the new data set's start.
-      this.lastPos = epoch !== this.epoch ? Math.max(0, oldest - 1) : head;
-      this.retainOutboxOnly();
-      this.handler!.reset('epoch', this.lastPos);
-    } else if (oldest > this.lastPos + 1) {
-      // Further behind than the history: what was trimmed meanwhile is gone for this hub.
-      this.lastPos = oldest - 1;
-      this.handler!.reset('behind', this.lastPos);
-    }
-    this.epoch = epoch;
-  }
-
-  /** Delivers a batch in order; a hole in the positions is explained (reset, trim) before going on. */
-  private async onBatch(entries: [string, string[]][]): Promise<void> {
-    for (const [sid, fields] of entries) {
-      const pos = posOf(sid);
-      if (pos <= this.lastPos) continue;
-      if (pos > this.lastPos + 1) {
-        const before = this.lastPos;
-        this.adopt(await this.readState());
-        // A reset moved the cursor: read again from there.
-        if (this.lastPos !== before || this.closed) return;
-        this.lastPos = pos - 1;
-        this.handler!.reset('behind', this.lastPos);
-      }
-      this.lastPos = pos;
-      const entry = fromFields(pos, fields);
-      this.inFlight.delete(entry.uid);
-      if (this.deliveredLocally.delete(entry.uid)) this.handler!.advance(pos);
-      else this.handler!.deliver(entry);
-    }
-  }
-
-  /** A command that timed out means a hung server: reset the connection so everything fails over at once. */
-  private resetIfHung(r: Redis, err: unknown): void {
-    if (!this.closed && err instanceof Error && /timed out/i.test(err.message) && r.status === 'ready') r.disconnect(true);
-  }
-
-  /** After a reset only broadcasts still in the outbox can come back; forget the rest. */
-  private retainOutboxOnly(): void {
-    this.deliveredLocally.clear();
-    for (const q of this.outbox) if (q.local) this.deliveredLocally.add(q.record.uid);
-  }
-
   private untilReady(): Promise<void> {
     if (this.closed || this.reader.status === 'ready') return Promise.resolve();
     return new Promise((resolve) => {
@@ -397,6 +535,34 @@ function sleep(ms: number): Promise<void> {
 
 function newEpoch(): string {
   return randomBytes(8).toString('hex');
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** ioredis's command timeout. */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && /timed out/i.test(err.message);
+}
+
+/** An error reply from Redis (the command reached it and was refused), as opposed to a transport failure. */
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
+/** `host:port` of the server, for messages: never the URL itself, which may hold a password. */
+function describeServer(url: string, redis: RedisOptions | undefined): string {
+  let host = '127.0.0.1';
+  let port = '6379';
+  try {
+    const u = new URL(url);
+    host = u.hostname || host;
+    port = u.port || port;
+  } catch {
+    // Not a URL (ioredis also takes a bare path): the options below, or the defaults.
+  }
+  return `${redis?.host ?? host}:${redis?.port ?? port}`;
 }
 
 /**

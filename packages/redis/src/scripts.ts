@@ -17,19 +17,21 @@ end
 `;
 
 /**
- * Appends one broadcast. ARGV: epoch candidate, max length, check duplicates ('1' on a resend),
- * then the entry's fields, starting `i <id> u <uid>`. Returns `{ epoch, pos }`.
+ * Appends one broadcast, unless the data set has it already. ARGV: epoch candidate, max length, then
+ * the entry's fields, starting `i <id> u <uid>`. Returns `{ epoch, pos }`.
+ *
+ * Every publish is idempotent: a send that timed out may have reached Redis, and its resend, or the
+ * first attempt itself when Redis runs it late from a connection the backplane already gave up on,
+ * must not append it twice. The uid (or, when the hub made the id, the id: they are equal then) is
+ * looked up in the index first, which costs one HGET.
  */
-export const PUBLISH = `${EPOCH}local id, uid = ARGV[5], ARGV[7]
+export const PUBLISH = `${EPOCH}local id, uid = ARGV[4], ARGV[6]
 local ukey = 'i:' .. id
 if uid ~= id then ukey = 'u:' .. uid end
-if ARGV[3] == '1' then
-  -- A resend after a lost reply: the first attempt may have landed.
-  local known = redis.call('HGET', KEYS[2], ukey)
-  if known then return { epoch, tonumber(known) } end
-end
+local known = redis.call('HGET', KEYS[2], ukey)
+if known then return { epoch, tonumber(known) } end
 local pos = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[1], pos .. '-0', unpack(ARGV, 4))
+redis.call('XADD', KEYS[1], pos .. '-0', unpack(ARGV, 3))
 redis.call('HSET', KEYS[2], 'i:' .. id, pos)
 if uid ~= id then redis.call('HSET', KEYS[2], ukey, pos) end
 local over = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { createHub, type Delivered, type Hub, type HubOptions } from '@ssehub/core';
+import { createHub, type Delivered, type Hub, type HubLogger, type HubOptions } from '@ssehub/core';
 import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from '@ssehub/redis';
 import { startServer, type AdapterName, type StartOptions, type TestServer } from '../../testing/src/servers';
 import { HttpStream, waitUntil } from '../../testing/src/clients';
@@ -14,6 +14,8 @@ export interface Instance {
   readonly errors: unknown[];
   /** Every broadcast this hub's `listen()` saw, in order. */
   readonly heard: Delivered[];
+  /** The backplane states the hub logged, in order (from its logger, unless the test gave its own). */
+  readonly states: string[];
 }
 
 export interface ClusterOptions {
@@ -27,8 +29,14 @@ export async function startCluster(adapters: AdapterName[], options: ClusterOpti
   const out: Instance[] = [];
   for (const [i, adapter] of adapters.entries()) {
     const errors: unknown[] = [];
+    const states: string[] = [];
+    // The hub logs an outage at warn and every other state change at info (`ssehub: backplane <state>`).
+    const logger: HubLogger = {
+      warn: (message) => void (/backplane unreachable/.test(message) && states.push('outage')),
+      info: (message) => void (/^ssehub: backplane /.test(message) && states.push(message.slice('ssehub: backplane '.length))),
+    };
     const backplane = redisBackplane(options.backplane);
-    const hub = createHub({ heartbeat: 0, ...options.hub, backplane, onError: (err) => errors.push(err) });
+    const hub = createHub({ heartbeat: 0, logger, ...options.hub, backplane, onError: (err) => errors.push(err) });
     const server = await startServer(adapter, hub, {
       sse: options.sse,
       // Koa logs every client reset to stderr; the balancer test resets clients on purpose.
@@ -39,7 +47,7 @@ export async function startCluster(adapters: AdapterName[], options: ClusterOpti
       for await (const m of hub.listen({ maxQueue: 1_000_000 })) heard.push(m);
     })();
     await backplane.ready();
-    out.push({ name: `${adapter}#${i}`, hub, backplane, server, errors, heard });
+    out.push({ name: `${adapter}#${i}`, hub, backplane, server, errors, heard, states });
   }
   return out;
 }

@@ -126,3 +126,51 @@ export class OwnRedis {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A TCP proxy in front of a Redis server that can lose replies: `loseReplies()` makes every connection
+ * open at that moment forward what the client sends (Redis runs it) but drop what Redis answers, as
+ * a network that fails after the request got through. Connections made afterwards work normally.
+ */
+export class LossyProxy {
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket; lose: boolean }>();
+  private readonly server: net.Server;
+  port = 0;
+
+  constructor(private readonly upstreamPort: number) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.upstreamPort, '127.0.0.1');
+      const pair = { client, upstream, lose: false };
+      this.pairs.add(pair);
+      client.on('data', (b) => upstream.write(b));
+      upstream.on('data', (b) => pair.lose || client.write(b));
+      for (const s of [client, upstream]) {
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          this.pairs.delete(pair);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  loseReplies(): void {
+    for (const p of this.pairs) p.lose = true;
+  }
+
+  close(): Promise<void> {
+    for (const p of this.pairs) p.client.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
