@@ -5,6 +5,8 @@ export const SERVERS = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'better-s
 /** Also run in (a): raw writes of pre-framed chunks on node:http's own sockets, the floor of any node:http server. */
 export const EXTRA_SERVERS = ['raw-http-socket'] as const;
 export type ServerKind = (typeof SERVERS)[number] | (typeof EXTRA_SERVERS)[number];
+/** The servers that send heartbeats when given a period (the raw writers never do). */
+export const HEARTBEAT_SERVERS: readonly ServerKind[] = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'better-sse', 'node-http'];
 
 /** How the server's own broadcast loop publishes. */
 export interface LoopSpec {
@@ -21,14 +23,28 @@ export interface LoopSpec {
 export type ToServer =
   | { type: 'mem' }
   | { type: 'run'; loop: LoopSpec }
-  | { type: 'stats' };
+  | { type: 'stats' }
+  | { type: 'cpu' };
 
 export type FromServer =
-  | { type: 'ready'; port: number }
-  | { type: 'mem'; rss: number; heapUsed: number; heapTotal: number; external: number; clients: number }
+  /** `fds`: descriptors the process has open once listening; `fdLimit`: its RLIMIT_NOFILE (soft). */
+  | { type: 'ready'; port: number; fds: number; fdLimit: number }
+  /** `rss` and `fds` are null when reading them failed: no descriptor left to open /proc files with. */
+  | { type: 'mem'; rss: number | null; heapUsed: number; heapTotal: number; external: number; clients: number; fds: number | null }
+  /** CPU time used so far (user + system) and when it was read (hrtime). */
+  | { type: 'cpu'; cpuUs: number; ns: string }
   | { type: 'started'; startNs: string }
   | { type: 'published'; endNs: string }
-  | { type: 'stats'; cpuUs: number; maxRss: number; rss: number; evicted: number; clients: number };
+  | {
+      type: 'stats';
+      cpuUs: number;
+      maxRss: number;
+      rss: number | null;
+      evicted: number;
+      clients: number;
+      /** Failed accepts (EMFILE once the descriptor limit is reached). */
+      acceptErrors: number;
+    };
 
 export interface LoadSpec {
   port: number;
@@ -61,3 +77,4 @@ export type FromLoad =
       /** Stalled clients whose connection the server closed. */
       stalledClosed: number;
     };
+

@@ -69,9 +69,9 @@ async function runCase(sc: Scenario, kind: ServerKind): Promise<CaseResult> {
       cpuUsPerDelivery: stats.cpuUs / Math.max(1, delivered),
       deliveriesPerSec: delivered / seconds,
       latencyUs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, n: lat.length },
-      idleBytesPerConn: (idle.rss - half.rss) / Math.max(1, idle.clients - half.clients),
+      idleBytesPerConn: ((idle.rss ?? NaN) - (half.rss ?? NaN)) / Math.max(1, idle.clients - half.clients),
       idleHeapPerConn: (idle.heapUsed - half.heapUsed) / Math.max(1, idle.clients - half.clients),
-      baseRss: before.rss,
+      baseRss: before.rss ?? NaN,
       peakRss: stats.maxRss,
       evicted: stats.evicted,
     };
