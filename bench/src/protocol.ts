@@ -78,3 +78,43 @@ export type FromLoad =
       stalledClosed: number;
     };
 
+// ---- the capacity scenario's load generator (capload.ts) -----------------------------------------
+
+export interface CapLoadSpec {
+  port: number;
+  /** Streams this process opens. */
+  streams: number;
+  /** Loopback source addresses, used in turn (each has its own ephemeral-port range). */
+  addresses: string[];
+  /** Connections in flight (connecting, or waiting for the response headers) at most. */
+  window: number;
+  /** After this many streams, report `half` and wait for `resume` (memory is measured there). */
+  pauseAt: number;
+}
+
+export type ToCapLoad =
+  | { type: 'resume' }
+  /** Report the heartbeats received so far. */
+  | { type: 'beats' }
+  /** Report, once every open stream has the broadcast (or none arrived for `quietMs`), when each got it. */
+  | { type: 'expect'; quietMs: number }
+  /** Open `streams` more connections and report how many got the response headers. */
+  | { type: 'probe'; streams: number }
+  /** Reset every connection (no TIME_WAIT left behind) and exit. */
+  | { type: 'close' };
+
+/** A connect phase ended: `ok` streams have headers (in all, for `connected`); hrtime when the phase began and when its last headers arrived. */
+export interface ConnectPhase {
+  ok: number;
+  failed: number;
+  startNs: string;
+  endNs: string;
+}
+
+export type FromCapLoad =
+  | ({ type: 'half' } & ConnectPhase)
+  | ({ type: 'connected' } & ConnectPhase)
+  | { type: 'beats'; heartbeats: number; open: number }
+  /** hrtime (ns) at which each stream that got the broadcast read it; `open`: streams open when asked. */
+  | { type: 'received'; atNs: string[]; open: number }
+  | { type: 'probed'; ok: number; failed: number };
