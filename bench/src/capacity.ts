@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child } from './child';
-import { fdLimits } from './fds';
+import { fdLimits, hasSysResource } from './fds';
 import type { CapLoadSpec, FromCapLoad, FromServer, ServerKind, ToCapLoad, ToServer } from './protocol';
 import { HEARTBEAT_SERVERS } from './protocol';
 import type { CapacitySpec } from './scenarios';
@@ -76,8 +76,8 @@ export interface CapacityRun {
   asked: number;
   streams: number;
   capped: boolean;
-  /** The open-file limit of the bench processes, and what asking for more said. */
-  limit: { soft: number; hard: number; asked: number; raise: string };
+  /** The open-file limit of the bench processes, what asking for more said, and whether they have CAP_SYS_RESOURCE. */
+  limit: { soft: number; hard: number; asked: number; raise: string; capSysResource: boolean };
   loadgens: number;
   addresses: string[];
   /** The note printed and written when the limit capped the run. */
@@ -270,7 +270,7 @@ export async function runCapacity(
     asked,
     streams,
     capped,
-    limit: { soft, hard, asked: asked + spec.headroom, raise },
+    limit: { soft, hard, asked: asked + spec.headroom, raise, capSysResource: hasSysResource() },
     loadgens,
     addresses,
     note,
@@ -306,8 +306,8 @@ function fmt(n: number, digits = 2): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const mib = (b: number) => fmt(b / 1048576, 0);
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const mib = (b: number) => int(b / 1048576);
 
 /** The most streams a server was seen to hold: the probe's count when there was one. */
 export function held(r: CapacityCase): number {
@@ -335,7 +335,7 @@ export function capacityMarkdown(run: CapacityRun): string {
   const asked = int(run.asked);
   const extra = run.capped ? ` | RSS MiB at ${asked} (extrapolated) | CPU % of a core at ${asked} (extrapolated)` : '';
   lines.push(
-    `| server | streams | connect streams/s | RSS MiB | RSS KiB/stream | heap KiB/stream | idle CPU ms/s per 10k streams | heartbeats/stream | fds${extra} |`,
+    `| server | streams | connect streams/s | RSS MiB, idle | RSS KiB/stream | heap KiB/stream | idle CPU ms/s per 10k streams | heartbeats/stream | fds${extra} |`,
   );
   lines.push(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${run.capped ? ' ---: | ---: |' : ''}`);
   for (const r of run.results) {
@@ -362,21 +362,25 @@ export function capacityMarkdown(run: CapacityRun): string {
       `(server publish: to the server's next event-loop turn; server CPU: until the last stream had it). ` +
       `${run.loadgens} load-generator processes, at most ${s.window} connections each in flight, from ${run.addresses.length} ` +
       `loopback source addresses (${run.addresses[0]} to ${run.addresses[run.addresses.length - 1]}). ` +
-      `fds: the server's open descriptors with every stream open.`,
+      `fds: the server's open descriptors with every stream open. Wall-clock figures (connect rate, broadcast times) ` +
+      `move with the machine's load (the load average above, on ${run.machine.cpus} cores shared with other work); ` +
+      `server CPU figures much less.`,
   );
   const probes = run.results.filter((r) => r.probe);
   if (probes.length) {
+    // Servers that ended alike share one clause.
+    const alike = new Map<string, string[]>();
+    for (const r of probes) {
+      const p = r.probe!;
+      const on = p.fds === null ? 'every descriptor the limit allows (/proc/self/fd could not even be opened to count them)' : `${int(p.fds)} descriptors`;
+      const key = `took ${p.ok} more and then held ${int(p.held)} streams on ${on}`;
+      alike.set(key, [...(alike.get(key) ?? []), r.server]);
+    }
+    const clauses = [...alike].map(([what, who]) => `${who.length === probes.length ? 'every server' : who.join(', ')} ${what}`);
     lines.push('');
     lines.push(
-      `Probe after each run: ${s.headroom} more connections; ` +
-        probes
-          .map((r) => {
-            const p = r.probe!;
-            const fds = p.fds === null ? 'every descriptor (it could not open /proc/self/fd to count them)' : `${int(p.fds)} descriptors`;
-            return `${r.server} took ${p.ok} more and then held ${int(p.held)} streams on ${fds}`;
-          })
-          .join('; ') +
-        `. The rest were refused at accept (EMFILE) and closed.`,
+      `Probe after each server's run, for the real maximum: ${s.headroom} more connections; ${clauses.join('; ')}. ` +
+        'The connections past the limit were refused at accept (EMFILE) and closed.',
     );
   }
   lines.push('');

@@ -20,3 +20,11 @@ export function fdLimits(): { soft: number; hard: number } {
 export function fdLimit(): number {
   return fdLimits().soft;
 }
+
+/** Whether this process has CAP_SYS_RESOURCE (bit 24 of CapEff), which raising a hard limit takes. */
+export function hasSysResource(): boolean {
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'));
+  return line !== undefined && (BigInt(`0x${line.split(/\s+/)[1]}`) & (1n << 24n)) !== 0n;
+}

@@ -39,18 +39,21 @@ export function capacitySentence(cap: CapacityRun): string {
     );
   }
   const room = hi((r) => rssAt(r, cap.asked)) < cap.machine.memory / 2 && hi((r) => cpuPct(r, cap.asked)) < 50;
-  const fds = rs.map((r) => (r.probe?.held !== undefined ? cap.limit.soft - r.probe.held : r.baseFds));
+  const own = rs.map((r) => (r.probe ? cap.limit.soft - r.probe.held : r.baseFds));
   return (
-    `**On this ${cap.machine.cpus}-core machine one process holds ${range} idle SSE streams (measured), ` +
-    `and the bound is the open-file limit, not memory or CPU:** a process may have ${int(cap.limit.soft)} descriptors ` +
-    `(the hard limit; raising it is refused here: \`${cap.limit.raise}\`, it takes CAP_SYS_RESOURCE), one per stream, ` +
-    `less the server's own ${Math.min(...fds)} to ${Math.max(...fds)}. At ${int(cap.streams)} streams with the ${hb} the servers ` +
-    `used ${span((r) => r.idleRss, mib)} of RSS and ${span((r) => cpuPct(r, r.streams), (n) => n.toFixed(1))} % of a core; ` +
-    `at the measured per-stream figures, ${int(cap.asked)} streams would take ${span((r) => rssAt(r, cap.asked), mib)} and ` +
+    `**On this ${cap.machine.cpus}-core machine one process holds ${range} idle SSE streams, measured, and what bounds it ` +
+    `is the open-file limit, not memory or CPU:** a stream takes a descriptor, a process may have ${int(cap.limit.soft)} ` +
+    `(the hard limit; raising it is refused here, \`${cap.limit.raise}\`` +
+    (cap.limit.capSysResource ? '' : ': it takes CAP_SYS_RESOURCE, which even root lacks on this machine') +
+    `), and the server keeps ${span((r) => own[rs.indexOf(r)]!, int)} for itself. ` +
+    `At ${int(cap.streams)} streams with the ${hb}, the servers used ${span((r) => r.idleRss, mib)} of RSS and ` +
+    `${span((r) => cpuPct(r, r.streams), (n) => n.toFixed(1))} % of a core; at the measured per-stream figures, ` +
+    `${int(cap.asked)} streams would take ${span((r) => rssAt(r, cap.asked), mib)} and ` +
     `${span((r) => cpuPct(r, cap.asked), (n) => n.toFixed(1))} % of a core (extrapolated, not measured)` +
     (room
-      ? `, well within this machine's ${int(cap.machine.memory / 2 ** 30)} GiB and ${cap.machine.cpus} cores: with a higher limit (\`ulimit -n\` ` +
-        `where the hard limit allows, \`LimitNOFILE=\` in a systemd unit) it would hold them.`
+      ? `, well within this machine's ${int(cap.machine.memory / 2 ** 30)} GiB and ${cap.machine.cpus} cores: what ` +
+        `${int(cap.asked)} streams in one process need first is a higher hard limit (\`ulimit -n\` as root with ` +
+        'CAP_SYS_RESOURCE, `LimitNOFILE=` in a systemd unit).'
       : '.')
   );
 }
@@ -91,8 +94,8 @@ export function section(run: RunResult): string {
     'taken within one run: this is a shared 2-core machine and absolute figures move from run to run.',
     '',
     '```sh',
-    `${run.command}                            # the full run (6 to 12 minutes), writes bench/results/`,
-    'pnpm bench -- --only capacity        # idle streams one process holds, and one broadcast to all (about 6 minutes)',
+    `${run.command}                            # the full run (6 to 12 minutes, and about 6 more for capacity), writes bench/results/`,
+    'pnpm bench -- --only capacity        # the capacity scenario alone (about 6 minutes)',
     'pnpm bench:smoke                      # a few clients and events per server; fails if any event is missed (CI)',
     'pnpm --filter @ssehub/bench heap      # V8 heap per open stream: framework alone vs framework + ssehub',
     '```',

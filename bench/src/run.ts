@@ -97,7 +97,8 @@ async function main(): Promise<void> {
   const capacity = !only || only.includes('capacity');
   const streams = arg('--streams');
   const force = process.argv.includes('--force');
-  const args = process.argv.slice(2).filter((a) => a !== '--smoke');
+  // pnpm passes its own `--` through: `pnpm bench -- --only capacity` arrives as `-- --only capacity`.
+  const args = process.argv.slice(2).filter((a) => a !== '--smoke' && a !== '--');
   const command = smoke ? 'pnpm bench:smoke' : `pnpm bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
   const out = arg('--out') ?? path.join(__dirname, '..', 'results');
   const readme = path.join(__dirname, '..', '..', 'README.md');
