@@ -47,6 +47,11 @@ export interface CapacityCase {
   idleSeconds: number;
   /** Idle CPU in ms per second per 10,000 streams: the cost of holding them, heartbeats included. */
   cpuMsPerSecPer10k: number;
+  /**
+   * Of it, V8's main-thread GC pauses, in the same unit. Incremental marking steps and the
+   * concurrent marking on V8's helper threads are in the CPU figure but not here.
+   */
+  gcMsPerSecPer10k: number;
   /** Heartbeats each stream read during the window, on average. */
   heartbeatsPerStream: number;
   /** The broadcast: streams that read it (of those open), ms from the publish call to the median and the last. */
@@ -213,6 +218,7 @@ async function runServer(
       idleCpuMs,
       idleSeconds,
       cpuMsPerSecPer10k: idleCpuMs / idleSeconds / (ok / 10_000),
+      gcMsPerSecPer10k: (c1.gcMs - c0.gcMs) / idleSeconds / (ok / 10_000),
       heartbeatsPerStream: (b1.heartbeats - b0.heartbeats) / Math.max(1, b1.open),
       broadcast: {
         received: ms.length,
@@ -286,7 +292,7 @@ export async function runCapacity(
     console.log(
       `(capacity) ${kind.padEnd(15)} ${r.streams} streams  ${Math.round(r.connectPerSec)} conn/s (${r.connectSeconds.map((x) => x.toFixed(1)).join(' + ')} s)  ` +
         `RSS ${(r.idleRss / 1048576).toFixed(0)} MiB (${(r.rssPerStream / 1024).toFixed(2)} KiB/stream, heap ${(r.heapPerStream / 1024).toFixed(2)})  ` +
-        `idle CPU ${r.cpuMsPerSecPer10k.toFixed(2)} ms/s per 10k  ${r.heartbeatsPerStream.toFixed(2)} beats/stream  ` +
+        `idle CPU ${r.cpuMsPerSecPer10k.toFixed(2)} ms/s per 10k (GC ${r.gcMsPerSecPer10k.toFixed(2)})  ${r.heartbeatsPerStream.toFixed(2)} beats/stream  ` +
         `broadcast ${r.broadcast.received}/${r.broadcast.open} last ${r.broadcast.lastMs.toFixed(1)} ms` +
         (r.probe ? `  probe: +${r.probe.ok}/${r.probe.tried}, held ${r.probe.held} on ${r.probe.fds ?? 'all'} fds, ${r.probe.acceptErrors} accept errors` : ''),
     );
@@ -335,14 +341,14 @@ export function capacityMarkdown(run: CapacityRun): string {
   const asked = int(run.asked);
   const extra = run.capped ? ` | RSS MiB at ${asked} (extrapolated) | CPU % of a core at ${asked} (extrapolated)` : '';
   lines.push(
-    `| server | streams | connect streams/s | RSS MiB, idle | RSS KiB/stream | heap KiB/stream | idle CPU ms/s per 10k streams | heartbeats/stream | fds${extra} |`,
+    `| server | streams | connect streams/s | RSS MiB, idle | RSS KiB/stream | heap KiB/stream | idle CPU ms/s per 10k streams | of it GC pauses | heartbeats/stream | fds${extra} |`,
   );
-  lines.push(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${run.capped ? ' ---: | ---: |' : ''}`);
+  lines.push(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${run.capped ? ' ---: | ---: |' : ''}`);
   for (const r of run.results) {
     const ex = run.capped ? ` | ${mib(rssAt(r, run.asked))} | ${fmt((r.cpuMsPerSecPer10k * run.asked) / 10_000 / 10, 1)}` : '';
     lines.push(
       `| ${r.server} | ${int(r.streams)} | ${int(r.connectPerSec)} | ${mib(r.idleRss)} | ${fmt(r.rssPerStream / 1024)} | ` +
-        `${fmt(r.heapPerStream / 1024)} | ${fmt(r.cpuMsPerSecPer10k)} | ${fmt(r.heartbeatsPerStream)} | ${int(r.fullFds)}${ex} |`,
+        `${fmt(r.heapPerStream / 1024)} | ${fmt(r.cpuMsPerSecPer10k)} | ${fmt(r.gcMsPerSecPer10k)} | ${fmt(r.heartbeatsPerStream)} | ${int(r.fullFds)}${ex} |`,
     );
   }
   lines.push('');
@@ -357,7 +363,9 @@ export function capacityMarkdown(run: CapacityRun): string {
   lines.push('');
   lines.push(
     `Memory is read after a forced GC; per stream is the slope over the second half of the streams; RSS idle is after the ` +
-      `${s.periods} heartbeat periods (${(s.periods * s.heartbeatMs) / 1000} s) over which idle CPU (user + system) is measured. ` +
+      `${s.periods} heartbeat periods (${(s.periods * s.heartbeatMs) / 1000} s) over which idle CPU (user + system, all threads) is measured; ` +
+      `of it, GC pauses: V8's main-thread pauses only (its incremental and concurrent marking are in the CPU figure, ` +
+      `not here; a memory-reducing full GC some time after the ramp may or may not fall in the window). ` +
       `The broadcast is one 128-byte event; its times run from the publish call to each stream's first read of it ` +
       `(server publish: to the server's next event-loop turn; server CPU: until the last stream had it). ` +
       `${run.loadgens} load-generator processes, at most ${s.window} connections each in flight, from ${run.addresses.length} ` +

@@ -31,8 +31,8 @@ export type FromServer =
   | { type: 'ready'; port: number; fds: number; fdLimit: number }
   /** `rss` and `fds` are null when reading them failed: no descriptor left to open /proc files with. */
   | { type: 'mem'; rss: number | null; heapUsed: number; heapTotal: number; external: number; clients: number; fds: number | null }
-  /** CPU time used so far (user + system) and when it was read (hrtime). */
-  | { type: 'cpu'; cpuUs: number; ns: string }
+  /** CPU time used so far (user + system, all threads), when it was read (hrtime), and main-thread GC pauses so far. */
+  | { type: 'cpu'; cpuUs: number; ns: string; gcMs: number }
   | { type: 'started'; startNs: string }
   | { type: 'published'; endNs: string }
   | {

@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Koa from 'koa';
@@ -222,6 +223,11 @@ function main(): void {
   const ut = create(kind, Number(process.argv[3] ?? 0));
   let cpuStart: NodeJS.CpuUsage | undefined;
   let acceptErrors = 0;
+  // Main-thread GC pauses so far: part of the CPU an idle window measures, and its noisiest part.
+  let gcMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  }).observe({ entryTypes: ['gc'] });
   ut.server.on('error', (err) => {
     // Once listening, an error is a failed accept (EMFILE at the descriptor limit): count it, go on.
     if (ut.server.listening) {
@@ -254,7 +260,7 @@ function main(): void {
       });
     } else if (msg.type === 'cpu') {
       const cpu = process.cpuUsage();
-      send({ type: 'cpu', cpuUs: cpu.user + cpu.system, ns: String(process.hrtime.bigint()) });
+      send({ type: 'cpu', cpuUs: cpu.user + cpu.system, ns: String(process.hrtime.bigint()), gcMs });
     } else if (msg.type === 'run') {
       cpuStart = process.cpuUsage();
       void runLoop(ut, msg.loop);
