@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { capacityMarkdown, held, rssAt, type CapacityRun } from './capacity';
+import { capacityMarkdown, held, rssAt, writeCapacity, type CapacityRun } from './capacity';
 import { markdown, writeResults, type RunResult } from './report';
 
 const START = '<!-- bench:start -->';
@@ -128,9 +128,10 @@ export function writeReadme(run: RunResult, readmePath: string): void {
 
 if (require.main === module) {
   // Re-evaluates the targets of the stored run (the figures are not measured again), then rewrites
-  // the results files and the README section.
+  // the results files (capacity.md from capacity.json too) and the README section.
   const dir = path.join(__dirname, '..', 'results');
   const run = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResult;
   writeResults(run, dir);
+  if (existsSync(CAPACITY)) writeCapacity(JSON.parse(readFileSync(CAPACITY, 'utf8')) as CapacityRun, dir);
   writeReadme(run, path.join(__dirname, '..', '..', 'README.md'));
 }
