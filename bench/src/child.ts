@@ -29,6 +29,11 @@ export class Child<In extends { type: string }, Out extends { type: string }> {
     });
   }
 
+  /** Whether the process is still running (send() to an exited one would raise an 'error' event). */
+  get alive(): boolean {
+    return !this.exited;
+  }
+
   send(msg: In): void {
     this.proc.send(msg);
   }

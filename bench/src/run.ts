@@ -2,16 +2,19 @@
  * The benchmark's orchestrator: `pnpm bench` (full run, writes bench/results/) or
  * `pnpm bench:smoke` (a few clients and events; exits 1 if any client misses an event).
  * Options: `--only a,b` runs some scenarios, `--servers x,y` some servers, `--out DIR` writes
- * elsewhere.
+ * elsewhere. The capacity scenario (`--only capacity`, capacity.ts) also takes `--streams N`
+ * (default 50,000), `--force` (do not cap the streams to the open-file limit), `--heartbeat MS`
+ * (default 15,000) and `--periods N` (heartbeat periods of the idle CPU window, default 3).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child } from './child';
 import type { FromLoad, FromServer, LoadSpec, ServerKind, ToLoad, ToServer } from './protocol';
 import { writeReadme } from './readme';
 import { writeResults, type CaseResult, type RunResult } from './report';
-import { FULL, SMOKE, type Scenario } from './scenarios';
+import { complete, runCapacity, writeCapacity } from './capacity';
+import { CAPACITY, CAPACITY_SMOKE, FULL, SMOKE, type Scenario } from './scenarios';
 
 function arg(name: string): string | undefined {
   const at = process.argv.indexOf(name);
@@ -69,9 +72,9 @@ async function runCase(sc: Scenario, kind: ServerKind): Promise<CaseResult> {
       cpuUsPerDelivery: stats.cpuUs / Math.max(1, delivered),
       deliveriesPerSec: delivered / seconds,
       latencyUs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, n: lat.length },
-      idleBytesPerConn: (idle.rss - half.rss) / Math.max(1, idle.clients - half.clients),
+      idleBytesPerConn: ((idle.rss ?? NaN) - (half.rss ?? NaN)) / Math.max(1, idle.clients - half.clients),
       idleHeapPerConn: (idle.heapUsed - half.heapUsed) / Math.max(1, idle.clients - half.clients),
-      baseRss: before.rss,
+      baseRss: before.rss ?? NaN,
       peakRss: stats.maxRss,
       evicted: stats.evicted,
     };
@@ -91,6 +94,14 @@ async function main(): Promise<void> {
   const only = arg('--only')?.split(',');
   const onlyServers = arg('--servers')?.split(',');
   const scenarios = (smoke ? SMOKE : FULL).filter((s) => !only || only.includes(s.id));
+  const capacity = !only || only.includes('capacity');
+  const streams = arg('--streams');
+  const force = process.argv.includes('--force');
+  // pnpm passes its own `--` through: `pnpm bench -- --only capacity` arrives as `-- --only capacity`.
+  const args = process.argv.slice(2).filter((a) => a !== '--smoke' && a !== '--');
+  const command = smoke ? 'pnpm bench:smoke' : `pnpm bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+  const out = arg('--out') ?? path.join(__dirname, '..', 'results');
+  const readme = path.join(__dirname, '..', '..', 'README.md');
   const result: RunResult = {
     date: new Date().toISOString(),
     command: smoke ? 'pnpm bench:smoke' : 'pnpm bench',
@@ -118,6 +129,11 @@ async function main(): Promise<void> {
     result.scenarios.push({ ...sc, results: servers.map((s) => median(runs.get(s)!)) });
   }
   if (smoke) {
+    const cap = capacity ? await runCapacity(CAPACITY_SMOKE, { servers: onlyServers, command }) : undefined;
+    if (cap && !complete(cap)) {
+      console.error('bench:smoke: a capacity run had streams that missed their headers, heartbeats or the broadcast');
+      missing++;
+    }
     if (missing) {
       console.error(`bench:smoke: ${missing} server runs had clients that missed events`);
       process.exit(1);
@@ -125,11 +141,25 @@ async function main(): Promise<void> {
     console.log('bench:smoke: every client got every event');
     return;
   }
-  const out = arg('--out') ?? path.join(__dirname, '..', 'results');
   mkdirSync(out, { recursive: true });
-  writeResults(result, out);
-  // Only a complete run into bench/results/ speaks for the README.
-  if (!only && !onlyServers && !arg('--out')) writeReadme(result, path.join(__dirname, '..', '..', 'README.md'));
+  if (scenarios.length) writeResults(result, out);
+  if (capacity) {
+    const spec = {
+      ...CAPACITY,
+      heartbeatMs: Number(arg('--heartbeat') ?? CAPACITY.heartbeatMs),
+      periods: Number(arg('--periods') ?? CAPACITY.periods),
+    };
+    const cap = await runCapacity(spec, { servers: onlyServers, streams: streams ? Number(streams) : undefined, force, command });
+    writeCapacity(cap, out);
+  }
+  // Only a complete run into bench/results/ speaks for the README: of all the scenarios, or of the
+  // capacity scenario alone (the section then keeps the stored fan-out results).
+  if (onlyServers || arg('--out') || streams || force || arg('--heartbeat') || arg('--periods')) return;
+  if (!only) writeReadme(result, readme);
+  else if (only.length === 1 && capacity) {
+    const stored = path.join(out, 'results.json');
+    if (existsSync(stored)) writeReadme(JSON.parse(readFileSync(stored, 'utf8')) as RunResult, readme);
+  }
 }
 
 main().catch((err) => {

@@ -92,3 +92,60 @@ export const SMOKE: Scenario[] = FULL.filter((s) => s.id === 'a' || s.id === 'b'
   loop: { ...s.loop, events: s.id === 'a' ? 50 : 100 },
   quietMs: 3000,
 }));
+
+/**
+ * Capacity of one process: many idle streams with the default heartbeat, then one broadcast to all
+ * of them (capacity.ts). Not a fan-out `Scenario`: it has its own load generator (capload.ts).
+ */
+export interface CapacitySpec {
+  id: 'capacity';
+  title: string;
+  /** Streams asked for. Fewer when the open-file limit does not allow them: the run says so. */
+  streams: number;
+  /** The servers' heartbeat period: ssehub's default, the same for every server. */
+  heartbeatMs: number;
+  /** Idle CPU is measured over this many heartbeat periods. */
+  periods: number;
+  servers: readonly ServerKind[];
+  /** Descriptors left under the limit for the server's own use (listener, event loop, IPC, stdio). */
+  headroom: number;
+  /** Streams per load-generator process at most (each process stays under the limit too). */
+  perLoadgen: number;
+  /**
+   * Streams per loopback source address at most (127.0.0.2, 127.0.0.3, ...). Far below the
+   * ephemeral-port range on purpose: a socket bound to an address before connecting gets its port
+   * from bind(), whose search slows down sharply once about half the address's ports are taken
+   * (measured here: 19,000 streams from 2 addresses ramp at under 300/s at the end, from 10 at 2,000+/s).
+   */
+  perAddress: number;
+  /** Connections in flight per load-generator process: the ramp's bound. */
+  window: number;
+  /** Give up waiting for the broadcast when no stream got it for this long. */
+  quietMs: number;
+}
+
+export const CAPACITY: CapacitySpec = {
+  id: 'capacity',
+  title: 'idle streams on one process with the default 15 s heartbeat, then one broadcast to all',
+  streams: 50_000,
+  heartbeatMs: 15_000,
+  periods: 3,
+  servers: ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'better-sse', 'node-http'],
+  headroom: 100,
+  perLoadgen: 10_000,
+  perAddress: 2_000,
+  window: 64,
+  quietMs: 10_000,
+};
+
+/** The smoke run's capacity case: a few streams and a short heartbeat, to prove the harness works. */
+export const CAPACITY_SMOKE: CapacitySpec = {
+  ...CAPACITY,
+  streams: 200,
+  heartbeatMs: 500,
+  periods: 2,
+  servers: ['ssehub-express', 'node-http'],
+  perLoadgen: 100,
+  perAddress: 50,
+  quietMs: 3000,
+};

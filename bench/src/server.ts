@@ -1,11 +1,14 @@
 /**
- * One server under test, in its own process: `node --import tsx server.ts <kind>`.
+ * One server under test, in its own process: `node --import tsx server.ts <kind> [heartbeat ms]`.
  * It listens on 127.0.0.1 and an ephemeral port, and runs its own broadcast loop when the
  * orchestrator asks over IPC, so publishing costs nothing but the server's own work.
+ * Heartbeats are off unless a heartbeat period is given (the capacity scenario's servers send them).
  */
 import http from 'node:http';
 import net from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { getHeapStatistics } from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Koa from 'koa';
@@ -17,7 +20,8 @@ import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
 import { eventData, eventId, plainEvent, PLAIN_OVERHEAD } from './payload';
-import type { FromServer, LoopSpec, ServerKind, ToServer } from './protocol';
+import { fdLimit, openFds } from './fds';
+import { HEARTBEAT_SERVERS, type FromServer, type LoopSpec, type ServerKind, type ToServer } from './protocol';
 
 interface UnderTest {
   server: net.Server;
@@ -29,9 +33,12 @@ interface UnderTest {
 
 const SSE_HEAD = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
 
-function ssehub(kind: 'express' | 'koa' | 'hono'): UnderTest {
-  // Heartbeats off: the load generator counts every blank line as an event.
-  const hub = createHub({ heartbeat: 0 });
+/** What ssehub sends as a heartbeat: an empty comment line and the blank line. */
+const HEARTBEAT = Buffer.from(':\n\n');
+
+function ssehub(kind: 'express' | 'koa' | 'hono', heartbeat: number): UnderTest {
+  // Heartbeats off (0) in the fan-out scenarios: their load generator counts every blank line as an event.
+  const hub = createHub({ heartbeat });
   let evicted = 0;
   hub.on('evict', () => evicted++);
   let server: net.Server;
@@ -56,12 +63,17 @@ function ssehub(kind: 'express' | 'koa' | 'hono'): UnderTest {
   };
 }
 
-function betterSse(): UnderTest {
+function betterSse(heartbeat: number): UnderTest {
   const channel = createChannel();
   const app = express();
   app.get('/events', async (req, res) => {
     // The data is already text: no JSON serialisation, so it sends the same bytes as the others.
-    const session = await createSession(req, res, { keepAlive: null, retry: null, serializer: (d) => String(d) });
+    const session = await createSession(req, res, {
+      // better-sse keeps one keep-alive timer per session; it writes the same `:\n\n`.
+      keepAlive: heartbeat > 0 ? heartbeat : null,
+      retry: null,
+      serializer: (d) => String(d),
+    });
     channel.register(session);
   });
   // better-sse writes `event: message\nid: ...\ndata: ...\n\n`.
@@ -74,8 +86,14 @@ function betterSse(): UnderTest {
   };
 }
 
-function nodeHttp(): UnderTest {
+function nodeHttp(heartbeat: number): UnderTest {
   const streams = new Set<http.ServerResponse>();
+  // The minimal heartbeat: one timer, the same bytes as ssehub's to every stream.
+  if (heartbeat > 0) {
+    setInterval(() => {
+      for (const res of streams) res.write(HEARTBEAT);
+    }, heartbeat).unref();
+  }
   const server = http.createServer((req, res) => {
     res.writeHead(200, SSE_HEAD);
     res.flushHeaders();
@@ -148,22 +166,32 @@ function rawHttpSocket(): UnderTest {
   };
 }
 
-function create(kind: ServerKind): UnderTest {
+function create(kind: ServerKind, heartbeat: number): UnderTest {
+  if (heartbeat > 0 && !HEARTBEAT_SERVERS.includes(kind)) throw new Error(`bench: ${kind} sends no heartbeats`);
   switch (kind) {
     case 'ssehub-express':
-      return ssehub('express');
+      return ssehub('express', heartbeat);
     case 'ssehub-koa':
-      return ssehub('koa');
+      return ssehub('koa', heartbeat);
     case 'ssehub-hono':
-      return ssehub('hono');
+      return ssehub('hono', heartbeat);
     case 'better-sse':
-      return betterSse();
+      return betterSse(heartbeat);
     case 'node-http':
-      return nodeHttp();
+      return nodeHttp(heartbeat);
     case 'raw-socket':
       return rawSocket();
     case 'raw-http-socket':
       return rawHttpSocket();
+  }
+}
+
+/** `f()`, or null when it fails (EMFILE: no descriptor left to open a file under /proc). */
+function orNull(f: () => number): number | null {
+  try {
+    return f();
+  } catch {
+    return null;
   }
 }
 
@@ -192,13 +220,25 @@ async function runLoop(ut: UnderTest, loop: LoopSpec): Promise<void> {
 
 function main(): void {
   const kind = process.argv[2] as ServerKind;
-  const ut = create(kind);
+  const ut = create(kind, Number(process.argv[3] ?? 0));
   let cpuStart: NodeJS.CpuUsage | undefined;
+  let acceptErrors = 0;
+  // Main-thread GC pauses so far: part of the CPU an idle window measures, and its noisiest part.
+  let gcMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  }).observe({ entryTypes: ['gc'] });
   ut.server.on('error', (err) => {
+    // Once listening, an error is a failed accept (EMFILE at the descriptor limit): count it, go on.
+    if (ut.server.listening) {
+      if (acceptErrors++ === 0) process.stderr.write(`bench server ${kind}: ${String(err)}\n`);
+      return;
+    }
     process.stderr.write(`bench server ${kind}: ${String(err)}\n`);
     process.exit(1);
   });
-  const ready = () => send({ type: 'ready', port: (ut.server.address() as AddressInfo).port });
+  const ready = () =>
+    send({ type: 'ready', port: (ut.server.address() as AddressInfo).port, fds: openFds(), fdLimit: fdLimit() });
   if (ut.server.listening) ready();
   else if (kind === 'ssehub-hono') ut.server.once('listening', ready);
   else ut.server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, ready);
@@ -206,8 +246,21 @@ function main(): void {
   process.on('message', (msg: ToServer) => {
     if (msg.type === 'mem') {
       global.gc?.();
-      const m = process.memoryUsage();
-      send({ type: 'mem', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, clients: ut.clients() });
+      // The heap figures come from V8 itself: reading RSS and the descriptors opens a file under
+      // /proc, which fails (EMFILE) once the streams have taken every descriptor the limit allows.
+      const h = getHeapStatistics();
+      send({
+        type: 'mem',
+        rss: orNull(() => process.memoryUsage.rss()),
+        heapUsed: h.used_heap_size,
+        heapTotal: h.total_heap_size,
+        external: h.external_memory,
+        clients: ut.clients(),
+        fds: orNull(openFds),
+      });
+    } else if (msg.type === 'cpu') {
+      const cpu = process.cpuUsage();
+      send({ type: 'cpu', cpuUs: cpu.user + cpu.system, ns: String(process.hrtime.bigint()), gcMs });
     } else if (msg.type === 'run') {
       cpuStart = process.cpuUsage();
       void runLoop(ut, msg.loop);
@@ -217,9 +270,10 @@ function main(): void {
         type: 'stats',
         cpuUs: cpu.user + cpu.system,
         maxRss: process.resourceUsage().maxRSS * 1024,
-        rss: process.memoryUsage().rss,
+        rss: orNull(() => process.memoryUsage.rss()),
         evicted: ut.evicted(),
         clients: ut.clients(),
+        acceptErrors,
       });
     }
   });
