@@ -2,14 +2,15 @@
  * The capacity scenario's load generator, one of several processes (each under the descriptor
  * limit): `node --import tsx capload.ts '<CapLoadSpec as JSON>'`. It opens raw TCP connections that
  * GET /events from loopback source addresses taken in turn, at most `window` in flight, then holds
- * them idle: it counts heartbeats (`:\n\n`) and notes when each stream first reads an event
+ * them idle: it counts heartbeats (a `:` line: `\n:\n` on the wire, whatever the framing) and notes when each stream first reads an event
  * (`data:`), the one broadcast.
  */
 import net from 'node:net';
 import type { CapLoadSpec, FromCapLoad, ToCapLoad } from './protocol';
 
 const HEAD_END = '\r\n\r\n';
-const BEAT = ':\n\n';
+// A heartbeat is a lone `:` line; the byte before it ends a chunk-size line or the previous event.
+const BEAT = '\n:\n';
 const DATA = 'data:';
 
 interface Stream {

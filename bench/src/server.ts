@@ -16,6 +16,7 @@ import { Hono } from 'hono';
 import { serve as serveHono } from '@hono/node-server';
 import { createChannel, createSession } from 'better-sse';
 import { createHub } from '@ssehub/core';
+import { encodeComment } from '@ssehub/core/adapter';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
@@ -33,8 +34,8 @@ interface UnderTest {
 
 const SSE_HEAD = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
 
-/** What ssehub sends as a heartbeat: an empty comment line and the blank line. */
-const HEARTBEAT = Buffer.from(':\n\n');
+/** What ssehub sends as a heartbeat (a lone `:` line): the other servers send the same bytes. */
+const HEARTBEAT = Buffer.from(encodeComment());
 
 function ssehub(kind: 'express' | 'koa' | 'hono', heartbeat: number): UnderTest {
   // Heartbeats off (0) in the fan-out scenarios: their load generator counts every blank line as an event.
@@ -69,7 +70,7 @@ function betterSse(heartbeat: number): UnderTest {
   app.get('/events', async (req, res) => {
     // The data is already text: no JSON serialisation, so it sends the same bytes as the others.
     const session = await createSession(req, res, {
-      // better-sse keeps one keep-alive timer per session; it writes the same `:\n\n`.
+      // better-sse keeps one keep-alive timer per session, writing its own comment.
       keepAlive: heartbeat > 0 ? heartbeat : null,
       retry: null,
       serializer: (d) => String(d),
