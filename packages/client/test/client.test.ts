@@ -6,13 +6,14 @@ import type { Client, Hub, HubOptions } from '@ssehub/core';
 import { createHub } from '@ssehub/core';
 import { subscribe, type EventStream, type SseEvent, type StreamError, type SubscribeOptions } from '@ssehub/client';
 import { ADAPTERS, startServer, type AdapterName, type StartOptions, type TestServer } from '../../testing/src/servers';
-import { sleep, waitUntil } from '../../testing/src/clients';
+import { fastifyHeader, sleep, waitUntil } from '../../testing/src/clients';
 
 /** Reads one request header from each framework's request object. */
 const headerOf: Record<AdapterName, (req: any, name: string) => string | undefined> = {
   express: (req, name) => req.header(name) ?? undefined,
   koa: (ctx, name) => ctx.get(name) || undefined,
   hono: (c, name) => c.req.header(name),
+  fastify: (req, name) => fastifyHeader(req, name),
 };
 
 /** Routes that answer what a hub never does: 204, and a 200 that is not an event stream. */
@@ -47,6 +48,16 @@ function oddRoutes(hits: { gone: number; text: number }): StartOptions['mount'] 
       app.get('/text', (c) => {
         hits.text++;
         return c.text('not a stream');
+      });
+    },
+    fastify: (app) => {
+      app.get('/gone', async (_request, reply) => {
+        hits.gone++;
+        await reply.code(204).send();
+      });
+      app.get('/text', async (_request, reply) => {
+        hits.text++;
+        await reply.type('text/plain').send('not a stream');
       });
     },
   };

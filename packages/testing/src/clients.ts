@@ -173,3 +173,9 @@ export class RawClient {
     this.socket.destroy();
   }
 }
+
+/** Reads a request header from Fastify's `request` (`request.headers`: lower-case names, repeated ones as arrays). */
+export function fastifyHeader(request: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {
+  const v = request.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}

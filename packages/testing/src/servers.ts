@@ -4,25 +4,28 @@ import express from 'express';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Hono } from 'hono';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { serve as serveHono2 } from '@hono/node-server';
 import { serve as serveHono1 } from 'hono-node-server-1';
 import type { Hub, StreamOptions } from '@ssehub/core';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
+import { sse as fastifySse } from '@ssehub/fastify';
 
 // The previous majors, installed under aliases; they have no types of their own, and their API is
 // the part of today's that these servers use.
 const express4: typeof express = require('express-4');
 const Koa2: typeof Koa = require('koa-2');
+const Fastify4: typeof Fastify = require('fastify-4');
 
 /** The adapters every behavioural test runs against. */
-export const ADAPTERS = ['express', 'koa', 'hono'] as const;
+export const ADAPTERS = ['express', 'koa', 'hono', 'fastify'] as const;
 export type AdapterName = (typeof ADAPTERS)[number];
 
 /**
  * One framework version an adapter is tested on: Express 5 or 4, Koa 3 or 2, Hono 4 on
- * `@hono/node-server` 2 or 1. `major` is the major of what differs (for Hono, of `@hono/node-server`).
+ * `@hono/node-server` 2 or 1, Fastify 5 or 4. `major` is the major of what differs (for Hono, of `@hono/node-server`).
  */
 export interface Framework {
   readonly adapter: AdapterName;
@@ -36,6 +39,7 @@ export const CURRENT: Readonly<Record<AdapterName, Framework>> = {
   express: { adapter: 'express', major: 5, name: 'express 5' },
   koa: { adapter: 'koa', major: 3, name: 'koa 3' },
   hono: { adapter: 'hono', major: 2, name: 'hono on node-server 2' },
+  fastify: { adapter: 'fastify', major: 5, name: 'fastify 5' },
 };
 
 /** Every supported major of every framework: the behavioural suite runs on all of them. */
@@ -46,6 +50,8 @@ export const FRAMEWORKS: readonly Framework[] = [
   { adapter: 'koa', major: 2, name: 'koa 2' },
   CURRENT.hono,
   { adapter: 'hono', major: 1, name: 'hono on node-server 1' },
+  CURRENT.fastify,
+  { adapter: 'fastify', major: 4, name: 'fastify 4' },
 ];
 
 /** The `serve` of each `@hono/node-server` major, for tests that build their own Hono server. */
@@ -72,6 +78,8 @@ export interface Mounts {
   express?: (app: express.Express) => void;
   koa?: (app: Koa, router: Router) => void;
   hono?: (app: Hono) => void;
+  /** Fastify: register routes or plugins (`app.register(...)`); the stream route is added after. */
+  fastify?: (app: FastifyInstance) => void;
 }
 
 export interface StartOptions {
@@ -91,6 +99,7 @@ export async function startServer(target: AdapterName | Framework, hub: Hub, opt
   const { adapter, major } = framework;
   const path = options.path ?? '/events';
   let server: http.Server;
+  let closeApp: (() => Promise<unknown>) | undefined;
   if (adapter === 'express') {
     const app = major === 4 ? express4() : express();
     options.mount?.express?.(app);
@@ -103,6 +112,16 @@ export async function startServer(target: AdapterName | Framework, hub: Hub, opt
     router.get(path, koaSse(hub, options.sse));
     app.use(router.routes()).use(router.allowedMethods());
     server = http.createServer(app.callback());
+  } else if (adapter === 'fastify') {
+    const app = (major === 4 ? Fastify4 : Fastify)();
+    options.mount?.fastify?.(app);
+    // Loads the plugins the mounts registered first, so their hooks apply to the stream's route too.
+    await app.after();
+    app.get(path, fastifySse(hub, options.sse));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    server = app.server;
+    // Fastify's own close (its onClose hooks), once the server is closed.
+    closeApp = () => app.close();
   } else {
     const app = new Hono();
     options.mount?.hono?.(app);
@@ -121,11 +140,13 @@ export async function startServer(target: AdapterName | Framework, hub: Hub, opt
     port,
     origin: `http://127.0.0.1:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         if (!server.listening) return resolve();
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await closeApp?.();
+    },
   };
 }

@@ -7,8 +7,9 @@ import { createHub, type Hub, type HubOptions, type StreamOptions } from '@ssehu
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
+import { sse as fastifySse } from '@ssehub/fastify';
 import { FRAMEWORKS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
-import { EsClient, HttpStream, waitUntil } from '../src/clients';
+import { EsClient, HttpStream, fastifyHeader, waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
 jest.setTimeout(20_000);
@@ -18,6 +19,7 @@ const header: Record<AdapterName, (req: any, name: string) => string | undefined
   express: (req, name) => req.header(name) ?? undefined,
   koa: (ctx, name) => ctx.get(name) || undefined,
   hono: (c, name) => c.req.header(name),
+  fastify: (req, name) => fastifyHeader(req, name),
 };
 
 /** A toy session store: the bearer token names the user and the channels they may join. */
@@ -159,11 +161,12 @@ describe.each(FRAMEWORKS)('$name stream access', (framework) => {
 
   describe('CORS', () => {
     const cors = { origins: ['https://app.example'], credentials: true };
-    /** Koa and Hono route by method: the handler is mounted for OPTIONS as well. */
+    /** Koa, Hono and Fastify route by method: the handler is mounted for OPTIONS as well. */
     function preflightMounts(options: StreamOptions<any>): Mounts {
       return {
         koa: (_app, router) => router.options('/events', koaSse(hub, options)),
         hono: (app) => app.options('/events', honoSse(hub, options)),
+        fastify: (app) => app.options('/events', fastifySse(hub, options)),
       };
     }
     async function setupCors(options: StreamOptions<any>): Promise<void> {
@@ -210,7 +213,7 @@ describe.each(FRAMEWORKS)('$name stream access', (framework) => {
 
     it("refuses to be created with '*' and credentials", () => {
       hub = createHub({ heartbeat: 0 });
-      const make = { express: expressSse, koa: koaSse, hono: honoSse }[adapter] as (h: Hub, o: object) => unknown;
+      const make = { express: expressSse, koa: koaSse, hono: honoSse, fastify: fastifySse }[adapter] as (h: Hub, o: object) => unknown;
       expect(() => make(hub, { cors: { origins: '*', credentials: true } })).toThrow(/credentials/);
       expect(() => make(hub, { maxChannels: 0 })).toThrow(TypeError);
       expect(() => make(hub, { maxConnectionsPerClient: 1.5 })).toThrow(TypeError);

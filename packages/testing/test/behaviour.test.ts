@@ -1,12 +1,12 @@
 /**
  * The behavioural suite: written once, run against every adapter on every supported major of its
- * framework (Express 5 and 4, Koa 3 and 2, Hono on `@hono/node-server` 2 and 1), on a real HTTP
+ * framework (Express 5 and 4, Koa 3 and 2, Hono on `@hono/node-server` 2 and 1, Fastify 5 and 4), on a real HTTP
  * server, with the real `eventsource` client, Node's HTTP client plus eventsource-parser, and raw
  * TCP sockets.
  */
 import { createHub, type Hub, type HubOptions } from '@ssehub/core';
 import { FRAMEWORKS, startServer, type AdapterName, type StartOptions, type TestServer } from '../src/servers';
-import { EsClient, HttpStream, RawClient, failOnUnhandledRejections, sleep, waitUntil } from '../src/clients';
+import { EsClient, HttpStream, RawClient, failOnUnhandledRejections, fastifyHeader, sleep, waitUntil } from '../src/clients';
 
 failOnUnhandledRejections();
 
@@ -23,6 +23,10 @@ const headerResolvers: Record<AdapterName, StartOptions['sse']> = {
   hono: {
     clientId: (c) => c.req.header('x-user'),
     channels: (c) => (c.req.header('x-rooms') ?? '').split(',').filter(Boolean),
+  },
+  fastify: {
+    clientId: (request) => fastifyHeader(request, 'x-user'),
+    channels: (request) => (fastifyHeader(request, 'x-rooms') ?? '').split(',').filter(Boolean),
   },
 };
 

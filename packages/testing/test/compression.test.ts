@@ -1,6 +1,6 @@
 /**
  * Compression: the stream's own gzip (flushed after every event), and compression middleware in
- * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`). Either way each
+ * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`, `@fastify/compress`). Either way each
  * event must reach the client before the next one is sent. On each supported major of every framework.
  */
 import http from 'node:http';
@@ -10,6 +10,7 @@ import koaCompress from 'koa-compress';
 import { compress as honoCompress } from 'hono/compress';
 import { createParser } from 'eventsource-parser';
 import { Hono } from 'hono';
+import type { FastifyInstance } from 'fastify';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
 import { sse as honoSse } from '@ssehub/hono';
 import { FRAMEWORKS, startServer, type Mounts, type TestServer } from '../src/servers';
@@ -17,6 +18,11 @@ import { waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
 jest.setTimeout(20_000);
+
+/** `@fastify/compress` for the app's Fastify major: 9 on Fastify 5, 7 on Fastify 4. */
+function fastifyCompress(app: FastifyInstance): Parameters<FastifyInstance['register']>[0] {
+  return app.version.startsWith('4.') ? require('fastify-compress-7') : require('@fastify/compress');
+}
 
 /** A stream read by Node's HTTP client that gunzips when the server says it gzipped. */
 class DecodingStream {
@@ -115,6 +121,7 @@ describe.each(FRAMEWORKS)('$name compression', (framework) => {
       express: (app) => app.use(compression({ threshold: 0 })),
       koa: (app) => app.use(koaCompress({ threshold: 0 })),
       hono: (app) => app.use(honoCompress()),
+      fastify: (app) => void app.register(fastifyCompress(app), { threshold: 0 }),
     };
     await setup({}, mount);
     const s = await open('gzip, deflate, br');
@@ -126,6 +133,7 @@ describe.each(FRAMEWORKS)('$name compression', (framework) => {
       express: (app) => app.use(compression({ threshold: 0 })),
       koa: (app) => app.use(koaCompress({ threshold: 0 })),
       hono: (app) => app.use(honoCompress()),
+      fastify: (app) => void app.register(fastifyCompress(app), { threshold: 0 }),
     };
     await setup({ compress: true }, mount);
     const s = await open('gzip');
@@ -153,6 +161,12 @@ describe('compression middleware is active on other routes', () => {
       hono: (app) => {
         app.use(honoCompress());
         app.get('/big', (c) => c.text(big));
+      },
+      fastify: (app) => {
+        // A Fastify plugin's hooks apply to the routes added after it has loaded.
+        void app.register(fastifyCompress(app), { threshold: 0 }).after(() => {
+          app.get('/big', async (_request, reply) => reply.type('text/plain').send(big));
+        });
       },
     };
     const server = await startServer(framework, hub, { mount });

@@ -7,12 +7,13 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
 import { FRAMEWORKS, startServer, type AdapterName, type TestServer } from '../src/servers';
-import { waitUntil } from '../src/clients';
+import { fastifyHeader, waitUntil } from '../src/clients';
 
 const header: Record<AdapterName, (req: any, name: string) => string | undefined> = {
   express: (req, name) => req.header(name) ?? undefined,
   koa: (ctx, name) => ctx.get(name) || undefined,
   hono: (c, name) => c.req.header(name),
+  fastify: (req, name) => fastifyHeader(req, name),
 };
 
 interface RawResult {

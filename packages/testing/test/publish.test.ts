@@ -7,8 +7,9 @@ import { createHub, type Hub, type PublishOptions } from '@ssehub/core';
 import { publish as expressPublish } from '@ssehub/express';
 import { publish as koaPublish } from '@ssehub/koa';
 import { publish as honoPublish } from '@ssehub/hono';
+import { publish as fastifyPublish } from '@ssehub/fastify';
 import { FRAMEWORKS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
-import { HttpStream, waitUntil } from '../src/clients';
+import { HttpStream, fastifyHeader, waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
 jest.setTimeout(20_000);
@@ -21,6 +22,7 @@ function mountApi(hub: () => Hub, options: PublishOptions<any>): Mounts {
     express: (app) => app.use('/api', expressPublish(hub(), options)),
     koa: (app) => app.use(koaPublish(hub(), { ...options, prefix: '/api' })),
     hono: (app) => app.use('/api/*', honoPublish(hub(), { ...options, prefix: '/api' })),
+    fastify: (app) => void app.register(fastifyPublish(hub(), options), { prefix: '/api' }),
   };
 }
 
@@ -128,6 +130,11 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
           app.use(koaPublish(hub, { token: TOKEN, prefix: '/api' }));
         },
         hono: (app) => app.use('/api/*', honoPublish(hub, { token: TOKEN, prefix: '/api' })),
+        fastify: (app) => {
+          // The app's own parser for the +json type: the plugin's scope reads every body itself.
+          app.addContentTypeParser('application/vnd.ssehub+json', { parseAs: 'string' }, (_request, body, done) => done(null, { data: 'parsed by the app' }));
+          void app.register(fastifyPublish(hub, { token: TOKEN }), { prefix: '/api' });
+        },
       };
       server = await startServer(framework, hub, { mount: mounts });
       const s = await stream();
@@ -244,6 +251,7 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
         express: (req) => req.header('x-role'),
         koa: (ctx) => ctx.get('x-role') || undefined,
         hono: (c) => c.req.header('x-role'),
+        fastify: (request) => fastifyHeader(request, 'x-role'),
       };
       await setup({
         authorize: async (req) => {
@@ -262,7 +270,7 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
 
     it('refuses to create an API with no access check unless it is made public explicitly', async () => {
       hub = createHub({ heartbeat: 0 });
-      const make = { express: expressPublish, koa: koaPublish, hono: honoPublish }[adapter] as (h: Hub, o: object) => unknown;
+      const make = { express: expressPublish, koa: koaPublish, hono: honoPublish, fastify: fastifyPublish }[adapter] as (h: Hub, o: object) => unknown;
       expect(() => make(hub, {})).toThrow(TypeError);
       expect(() => make(hub, { token: '' })).toThrow(TypeError);
       expect(() => make(hub, { public: false })).toThrow(TypeError);
@@ -394,6 +402,10 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
         hono: (app) => {
           app.use('/api/*', honoPublish(hub2, { token: TOKEN, prefix: '/api' }));
           app.get('/api/users', (c) => c.json(['ann']));
+        },
+        fastify: (app) => {
+          void app.register(fastifyPublish(hub2, { token: TOKEN }), { prefix: '/api' });
+          app.get('/api/users', async () => ['ann']);
         },
       };
       const server2 = await startServer(framework, hub2, { mount: other });
