@@ -1,12 +1,12 @@
 /** The messages the orchestrator (run.ts) exchanges with its child processes over IPC. */
 
 /** The servers under test. */
-export const SERVERS = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'better-sse', 'node-http', 'raw-socket'] as const;
+export const SERVERS = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'ssehub-fastify', 'better-sse', 'fastify-sse', 'node-http', 'raw-socket'] as const;
 /** Also run in (a): raw writes of pre-framed chunks on node:http's own sockets, the floor of any node:http server. */
 export const EXTRA_SERVERS = ['raw-http-socket'] as const;
 export type ServerKind = (typeof SERVERS)[number] | (typeof EXTRA_SERVERS)[number];
 /** The servers that send heartbeats when given a period (the raw writers never do). */
-export const HEARTBEAT_SERVERS: readonly ServerKind[] = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'better-sse', 'node-http'];
+export const HEARTBEAT_SERVERS: readonly ServerKind[] = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'ssehub-fastify', 'better-sse', 'node-http'];
 
 /** How the server's own broadcast loop publishes. */
 export interface LoopSpec {

@@ -83,12 +83,27 @@ export function evaluate(run: RunResult): Target[] {
     const hono = a('ssehub-hono');
     if (koa) add('(a) Koa CPU/delivery vs Express', koa.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.2, 'at most 1.2x');
     if (hono) add('(a) Hono CPU/delivery vs Express', hono.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.5, 'at most 1.5x');
+    const fastify = a('ssehub-fastify');
+    if (fastify) add('(a) Fastify CPU/delivery vs Express', fastify.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.1, 'at most 1.1x');
     const node = a('node-http');
     if (node) {
       add('(a) Express idle memory/connection vs node:http', ex.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
       if (koa) add('(a) Koa idle memory/connection vs node:http', koa.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
       if (hono) add('(a) Hono idle memory/connection vs node:http', hono.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
     }
+  }
+  // Each ssehub adapter against its framework's own SSE helper, on the same framework.
+  const hubFastify = a('ssehub-fastify');
+  const ownFastify = a('fastify-sse');
+  if (hubFastify && ownFastify) {
+    add('(a) Fastify CPU/delivery vs @fastify/sse', hubFastify.cpuUsPerDelivery / ownFastify.cpuUsPerDelivery, 1, 'below 1x (cheaper per delivery)');
+  }
+  const node = a('node-http');
+  if (hubFastify && node) {
+    add('(a) Fastify idle memory/connection vs node:http (context)', hubFastify.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'not an issue target: memory per stream', false, true);
+  }
+  if (ownFastify && node) {
+    add('(a) @fastify/sse idle memory/connection vs node:http (context)', ownFastify.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'not an issue target: memory per stream', false, true);
   }
   const b = (s: ServerKind) => find(run, 'b', s);
   const bex = b('ssehub-express');
@@ -173,7 +188,9 @@ const COLORS: Record<ServerKind, string> = {
   'ssehub-express': '#1f77b4',
   'ssehub-koa': '#4c9be0',
   'ssehub-hono': '#8cc2f0',
+  'ssehub-fastify': '#17becf',
   'better-sse': '#d62728',
+  'fastify-sse': '#ff7f0e',
   'node-http': '#7f7f7f',
   'raw-socket': '#2ca02c',
   'raw-http-socket': '#98df8a',

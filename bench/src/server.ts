@@ -14,12 +14,15 @@ import express from 'express';
 import Koa from 'koa';
 import { Hono } from 'hono';
 import { serve as serveHono } from '@hono/node-server';
+import Fastify from 'fastify';
+import fastifySse from '@fastify/sse';
 import { createChannel, createSession } from 'better-sse';
 import { createHub } from '@ssehub/core';
 import { encodeComment } from '@ssehub/core/adapter';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
+import { sse as fastifyHubSse } from '@ssehub/fastify';
 import { eventData, eventId, plainEvent, PLAIN_OVERHEAD } from './payload';
 import { fdLimit, openFds } from './fds';
 import { HEARTBEAT_SERVERS, type FromServer, type LoopSpec, type ServerKind, type ToServer } from './protocol';
@@ -37,7 +40,7 @@ const SSE_HEAD = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cac
 /** What ssehub sends as a heartbeat (a lone `:` line): the other servers send the same bytes. */
 const HEARTBEAT = Buffer.from(encodeComment());
 
-function ssehub(kind: 'express' | 'koa' | 'hono', heartbeat: number): UnderTest {
+function ssehub(kind: 'express' | 'koa' | 'hono' | 'fastify', heartbeat: number): UnderTest {
   // Heartbeats off (0) in the fan-out scenarios: their load generator counts every blank line as an event.
   const hub = createHub({ heartbeat });
   let evicted = 0;
@@ -51,10 +54,14 @@ function ssehub(kind: 'express' | 'koa' | 'hono', heartbeat: number): UnderTest 
     const app = new Koa();
     app.use(koaSse(hub));
     server = http.createServer(app.callback());
-  } else {
+  } else if (kind === 'hono') {
     const app = new Hono();
     app.get('/events', honoSse(hub));
     server = serveHono({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as net.Server;
+  } else {
+    const app = Fastify();
+    app.get('/events', fastifyHubSse(hub));
+    server = listenFastify(app);
   }
   return {
     server,
@@ -83,6 +90,46 @@ function betterSse(heartbeat: number): UnderTest {
     server: http.createServer(app),
     publish: (n, size) => void channel.broadcast(eventData(n, overhead, size), 'message', { eventId: eventId(n) }),
     clients: () => channel.sessionCount,
+    evicted: () => 0,
+  };
+}
+
+/** Starts a Fastify app on 127.0.0.1 and an ephemeral port: its server emits 'listening'. */
+function listenFastify(app: ReturnType<typeof Fastify>): net.Server {
+  app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }).catch((err: unknown) => {
+    process.stderr.write(`bench server: ${String(err)}\n`);
+    process.exit(1);
+  });
+  return app.server;
+}
+
+/**
+ * Fastify's own SSE plugin, `@fastify/sse`, as its README shows it for a long-lived stream: a route
+ * with `sse` set, `reply.sse.keepAlive()`, and `reply.sse.send()` to each open stream per event.
+ */
+function fastifySseServer(): UnderTest {
+  const app = Fastify();
+  const streams = new Set<{ send(message: { id: string; data: string }): Promise<void> }>();
+  void app.register(fastifySse, { heartbeatInterval: 0 }).after(() => {
+    // The data is already text: no JSON serialisation, so it sends the same bytes as the others.
+    app.get('/events', { sse: { kind: 'only', heartbeat: false, serializer: (d: unknown) => String(d) } }, async (_request, reply) => {
+      const stream = reply.sse;
+      stream.keepAlive();
+      // The headers at once, as every other server sends them before the first event: sendHeaders()
+      // only sets them (Node writes them with the first body bytes), so they are flushed too.
+      stream.sendHeaders();
+      reply.raw.flushHeaders();
+      streams.add(stream);
+      stream.onClose(() => streams.delete(stream));
+    });
+  });
+  return {
+    server: listenFastify(app),
+    publish: (n, size) => {
+      const message = { id: eventId(n), data: eventData(n, PLAIN_OVERHEAD, size) };
+      for (const s of streams) void s.send(message);
+    },
+    clients: () => streams.size,
     evicted: () => 0,
   };
 }
@@ -176,6 +223,10 @@ function create(kind: ServerKind, heartbeat: number): UnderTest {
       return ssehub('koa', heartbeat);
     case 'ssehub-hono':
       return ssehub('hono', heartbeat);
+    case 'ssehub-fastify':
+      return ssehub('fastify', heartbeat);
+    case 'fastify-sse':
+      return fastifySseServer();
     case 'better-sse':
       return betterSse(heartbeat);
     case 'node-http':
@@ -241,7 +292,7 @@ function main(): void {
   const ready = () =>
     send({ type: 'ready', port: (ut.server.address() as AddressInfo).port, fds: openFds(), fdLimit: fdLimit() });
   if (ut.server.listening) ready();
-  else if (kind === 'ssehub-hono') ut.server.once('listening', ready);
+  else if (kind === 'ssehub-hono' || kind === 'ssehub-fastify' || kind === 'fastify-sse') ut.server.once('listening', ready);
   else ut.server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, ready);
 
   process.on('message', (msg: ToServer) => {
