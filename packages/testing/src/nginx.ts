@@ -13,6 +13,11 @@ export interface NginxOptions {
   location?: string[];
   /** Extra directives for the `http` block (`gzip on;`). */
   http?: string[];
+  /**
+   * Serve clients over TLS and HTTP/2 with this certificate and key (PEM files), as nginx terminating
+   * HTTP/2 in front of an HTTP/1.1 upstream. Default: plain HTTP/1.1.
+   */
+  tls?: { cert: string; key: string };
 }
 
 /** A real nginx in front of a local server: one process, its own prefix, config and logs. */
@@ -21,11 +26,12 @@ export class Nginx {
     private readonly proc: ChildProcess,
     private readonly dir: string,
     readonly port: number,
+    private readonly tls: boolean,
   ) {}
 
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`, or `https://` with the `tls` option. */
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /**
@@ -55,7 +61,8 @@ http {
   scgi_temp_path ${dir}/scgi;
   ${(options.http ?? []).join('\n  ')}
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${options.tls ? ' ssl http2' : ''};
+    ${options.tls ? `ssl_certificate ${options.tls.cert};\n    ssl_certificate_key ${options.tls.key};` : ''}
     location / {
       proxy_pass http://127.0.0.1:${upstreamPort};
       proxy_http_version 1.1;
@@ -73,7 +80,7 @@ http {
     proc.on('exit', () => (exited = true));
     // Poll the port until nginx accepts, or give up with what it printed.
     for (let i = 0; i < 100 && !exited; i++) {
-      if (await canConnect(port)) return new Nginx(proc, dir, port);
+      if (await canConnect(port)) return new Nginx(proc, dir, port, options.tls !== undefined);
       await new Promise((r) => setTimeout(r, 50));
     }
     proc.kill('SIGKILL');

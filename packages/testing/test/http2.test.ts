@@ -6,7 +6,8 @@
  * every event, a reset stream releases its hub client at once while the others go on, and replay
  * from Last-Event-ID works. No response carries the connection headers HTTP/2 forbids.
  * Express does not run on `node:http2` (it gives node:http2's request Express's own prototype, which
- * extends node:http's): the last test shows what happens.
+ * extends node:http's): the last test shows what happens. The alternative for every adapter, Express
+ * included, is a proxy terminating HTTP/2: nginx in front of each, with the same checks.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,11 +21,13 @@ import Router from '@koa/router';
 import { Hono } from 'hono';
 import { serve as serveHono } from '@hono/node-server';
 import Fastify from 'fastify';
-import { createHub, type Hub } from '@ssehub/core';
+import { createHub, type Hub, type HubOptions } from '@ssehub/core';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
 import { sse as fastifySse } from '@ssehub/fastify';
 import { failOnUnhandledRejections, waitUntil } from '../src/clients';
+import { Nginx } from '../src/nginx';
+import { ADAPTERS, startServer, type TestServer } from '../src/servers';
 
 failOnUnhandledRejections();
 jest.setTimeout(20_000);
@@ -191,6 +194,62 @@ describe.each(ADAPTERS_ON_H2)('%s on node:http2 (TLS)', (_name, start) => {
     await waitUntil(() => s.events.length === 3, 'the replay and the live event');
     expect(s.events.map((e) => e.data)).toEqual(['3', '4', '5']);
     expect(s.events.map((e) => e.id)).toEqual([ids[2], ids[3], hub.lastEventId]);
+  });
+});
+
+describe.each(ADAPTERS)('%s behind nginx terminating HTTP/2', (adapter) => {
+  let hub: Hub;
+  let server: TestServer;
+  let nginx: Nginx;
+  let session: http2.ClientHttp2Session;
+
+  async function setup(options: HubOptions): Promise<void> {
+    hub = createHub({ heartbeat: 0, ...options });
+    server = await startServer(adapter, hub);
+    nginx = await Nginx.start(server.port, { tls: { cert: path.join(tmp, 'cert.pem'), key: path.join(tmp, 'key.pem') } });
+    session = http2.connect(nginx.origin, { ca: tls.cert });
+    session.on('error', () => undefined);
+  }
+  afterEach(async () => {
+    session.close();
+    await hub.close();
+    await server.close();
+    await nginx.stop();
+  });
+
+  it('serves 10 streams multiplexed on one client connection, each receiving every event; a reset one is released; replay works', async () => {
+    // The retry line goes out as each stream opens: nginx's HTTP/2 sends the headers with the first bytes.
+    await setup({ retry: 1000 });
+    const streams = Array.from({ length: 10 }, (_, i) => H2Stream.open(session, `?id=tab-${i}`));
+    await waitUntil(() => hub.size === 10 && streams.every((s) => s.headers !== undefined), 'ten streams through nginx');
+    for (const s of streams) {
+      expect(s.headers![':status']).toBe(200);
+      expect(s.headers!['content-type']).toBe('text/event-stream; charset=utf-8');
+      expect(s.headers!['connection']).toBeUndefined();
+    }
+    const ids = Array.from({ length: 10 }, (_, n) => hub.broadcast({ data: `event ${n}` }));
+    await waitUntil(() => streams.every((s) => s.events.length === 10), 'every stream to get every event');
+    for (const s of streams) expect(s.events.map((e) => e.id)).toEqual(ids);
+
+    streams[0]!.req.close(http2.constants.NGHTTP2_CANCEL);
+    await waitUntil(() => hub.size === 9, 'nginx to close the reset stream upstream', 2000);
+    expect(hub.clientSize('tab-0')).toBe(0);
+
+    const missed = hub.broadcast({ data: 'while away' });
+    const back = H2Stream.open(session, '?id=tab-0', { 'last-event-id': ids[9]! });
+    await waitUntil(() => back.events.length === 1, 'the replay through nginx');
+    expect(back.events.map((e) => e.id)).toEqual([missed]);
+  });
+
+  it('without retry or a heartbeat, nginx holds the headers (and EventSource open) until the first event', async () => {
+    await setup({});
+    const s = H2Stream.open(session);
+    await waitUntil(() => hub.size === 1, 'the stream upstream');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.headers).toBeUndefined();
+    hub.broadcast({ data: 'first' });
+    await waitUntil(() => s.headers !== undefined && s.events.length === 1, 'the headers with the first event');
+    expect(s.headers![':status']).toBe(200);
   });
 });
 
