@@ -1,0 +1,4 @@
+import pkg from '../package.json';
+
+/** This package's version. */
+export const VERSION: string = pkg.version;
