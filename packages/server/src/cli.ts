@@ -5,8 +5,7 @@
  * it cannot reach ends it with one line on stderr (`ssehub: ...`) and exit code 1, never a stack trace.
  */
 import { ConfigError, helpText, parseCli, type ServerConfig } from './config';
-import { startBanner } from './banner';
-import { createSsehubServer, type SsehubServer } from './server';
+import type { SsehubServer } from './server';
 import { VERSION } from './version';
 
 /** Prints one line and exits 1. */
@@ -54,6 +53,8 @@ async function main(): Promise<void> {
   }
   const { config } = action;
 
+  // Loaded once the configuration is known to be usable: a bad one is refused without loading the hub.
+  const [{ createSsehubServer }, { startBanner }] = await Promise.all([import('./server'), import('./banner')]);
   let app: SsehubServer;
   try {
     app = await createSsehubServer(config);

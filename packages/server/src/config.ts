@@ -59,6 +59,8 @@ export interface ServerConfig {
   drain: number;
   redisUrl: string | undefined;
   redisPrefix: string;
+  /** Milliseconds to wait for Redis at start-up. */
+  redisConnectTimeout: number;
   logLevel: LogLevel;
   jwt: JwtConfig | undefined;
 }
@@ -110,6 +112,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'max-body-bytes', env: ['SSEHUB_MAX_BODY_BYTES'], kind: 'integer', value: '<bytes>', defaultText: '65536', help: 'largest publish body (413 past it)' },
   { flag: 'drain', env: ['SSEHUB_DRAIN_MS'], kind: 'integer', value: '<ms>', defaultText: '5000', help: 'on SIGTERM/SIGINT, ms over which open streams are ended (clients reconnect and resume elsewhere)' },
   { flag: 'redis', env: ['SSEHUB_REDIS_URL'], kind: 'string', value: '<url>', defaultText: 'none (this process only)', help: 'redis:// or rediss:// URL: every ssehub on the same Redis and prefix acts as one hub' },
+  {
+    flag: 'redis-connect-timeout',
+    env: ['SSEHUB_REDIS_CONNECT_TIMEOUT'],
+    kind: 'integer',
+    value: '<ms>',
+    defaultText: '10000',
+    help: 'at start-up, ms to wait for Redis before giving up (exit 1)',
+  },
   { flag: 'redis-prefix', env: ['SSEHUB_REDIS_PREFIX'], kind: 'string', value: '<prefix>', defaultText: 'ssehub', help: 'Redis key prefix: servers with the same prefix form one hub' },
   { flag: 'log-level', env: ['SSEHUB_LOG_LEVEL'], kind: 'string', value: '<level>', defaultText: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   {
@@ -126,7 +136,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     value: '<pem|file>',
     defaultText: 'none',
-    help: 'public key (SPKI PEM text, or a file holding it) that subscribers\' tokens are signed for; instead of --jwt-secret',
+    help: 'public key that subscribers\' tokens are verified with, instead of --jwt-secret: a file holding an SPKI PEM, or the PEM text itself (in the variable, or as --jwt-public-key=<pem>)',
   },
   {
     flag: 'jwt-alg',
@@ -164,7 +174,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
 
 /** parseArgs' messages, cut to their first sentence (the rest explains `--` positionals). */
 function argumentProblem(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = (err instanceof Error ? err.message : String(err)).replace(/^\w*Error \[\w+\]: /, '');
+  const ambiguous = /^Option '(--[\w-]+)'.* argument is ambiguous/.exec(message);
+  if (ambiguous) return `${ambiguous[1]}: a value starting with '-' must be given as ${ambiguous[1]}=<value>`;
   const first = message.split(/\.\s/)[0]!.replace(/\.$/, '');
   return `${first} (see ssehub --help)`;
 }
@@ -279,6 +291,7 @@ export function resolveConfig(values: Record<string, string | boolean | string[]
     drain: int('drain', 0) ?? 5000,
     redisUrl,
     redisPrefix,
+    redisConnectTimeout: int('redis-connect-timeout', 1) ?? 10_000,
     logLevel: level as LogLevel,
     jwt: jwtConfig(get, str),
   };

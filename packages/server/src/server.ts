@@ -22,7 +22,7 @@ export interface SsehubServer {
   readonly backplane: RedisBackplane | undefined;
   /**
    * Resolves once the backplane (if any) has joined the shared stream.
-   * @throws Error when it has not within `ms`.
+   * @throws Error when it has not within `ms` (default: the config's `redisConnectTimeout`).
    */
   ready(ms?: number): Promise<void>;
   /** Listens on the configured host and port. @returns the address. */
@@ -81,7 +81,7 @@ export async function createSsehubServer(config: ServerConfig, options: CreateOp
     hub,
     log,
     backplane,
-    async ready(ms = 10_000) {
+    async ready(ms = config.redisConnectTimeout) {
       if (!backplane) return;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

@@ -1,4 +1,4 @@
-import pkg from '../package.json';
+import { version } from '../package.json';
 
 /** This package's version. */
-export const VERSION: string = pkg.version;
+export const VERSION: string = version;

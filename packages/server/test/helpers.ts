@@ -9,11 +9,13 @@ import net from 'node:net';
 import path from 'node:path';
 
 export const SERVER_DIR = path.resolve(__dirname, '..');
-const TSX_CLI = require.resolve('tsx/cli', { paths: [SERVER_DIR] });
 
-/** The command that starts the binary from the sources. */
+/**
+ * The command that starts the binary from the sources: Node with tsx's loader (what `tsx src/cli.ts`
+ * runs, minus tsx's wrapper process), so signals reach the server itself.
+ */
 export function ssehubCommand(args: readonly string[]): [string, string[]] {
-  return [process.execPath, [TSX_CLI, 'src/cli.ts', ...args]];
+  return [process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args]];
 }
 
 /** The environment without any SSEHUB_* or PORT of the machine's, plus `env`. */
@@ -41,7 +43,7 @@ export interface Ssehub {
 
 const running = new Set<ChildProcess>();
 
-/** Kills (SIGKILL) every server a test left running. Call in afterAll. */
+/** Kills (SIGKILL) every server and background command a test left running. Call in afterAll. */
 export async function killAll(): Promise<void> {
   await Promise.all(
     [...running].map(
@@ -59,7 +61,7 @@ export async function killAll(): Promise<void> {
  * Starts `ssehub` with these arguments (and `--port 0` unless a port is given) and resolves once it
  * printed the URL it listens on.
  */
-export function startSsehub(args: readonly string[], env: Record<string, string> = {}, ms = 20_000): Promise<Ssehub> {
+export function startSsehub(args: readonly string[], env: Record<string, string> = {}, ms = 45_000): Promise<Ssehub> {
   const full = args.includes('--port') || 'SSEHUB_PORT' in env ? [...args] : ['--port', '0', ...args];
   const [cmd, argv] = ssehubCommand(full);
   const child = spawn(cmd, argv, { cwd: SERVER_DIR, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -115,7 +117,7 @@ export interface Finished {
 }
 
 /** Runs `ssehub` to its end (a bad configuration, `--help`), killing it after `ms`. */
-export function runSsehub(args: readonly string[], env: Record<string, string> = {}, ms = 20_000): Promise<Finished> {
+export function runSsehub(args: readonly string[], env: Record<string, string> = {}, ms = 45_000): Promise<Finished> {
   const [cmd, argv] = ssehubCommand(args);
   return run(cmd, argv, { cwd: SERVER_DIR, env: childEnv(env) }, ms);
 }
@@ -142,7 +144,9 @@ export interface Background {
 }
 
 export function shBackground(command: string): Background {
-  const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', `exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
