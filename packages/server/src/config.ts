@@ -134,7 +134,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'jwt-public-key',
     env: ['SSEHUB_JWT_PUBLIC_KEY'],
     kind: 'string',
-    value: '<pem|file>',
+    value: '<file-or-pem>',
     defaultText: 'none',
     help: 'public key that subscribers\' tokens are verified with, instead of --jwt-secret: a file holding an SPKI PEM, or the PEM text itself (in the variable, or as --jwt-public-key=<pem>)',
   },
