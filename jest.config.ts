@@ -27,7 +27,7 @@ const config: Config = {
       ...common,
       displayName: 'browser',
       rootDir: __dirname,
-      testMatch: ['<rootDir>/packages/testing/browser/**/*.test.ts'],
+      testMatch: ['<rootDir>/packages/testing/browser/**/*.test.ts', '<rootDir>/packages/server/browser/**/*.test.ts'],
     },
   ],
 };
