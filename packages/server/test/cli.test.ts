@@ -3,15 +3,16 @@
  * lines are usable as printed, the environment configures it, logs are JSON lines, and SIGTERM and
  * SIGINT drain it.
  */
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpStream, failOnUnhandledRejections } from '../../testing/src/clients';
 import { OPTIONS } from '../src/config';
 import { VERSION } from '../src/version';
-import { freePort, killAll, postJson, runSsehub, sh, shBackground, startSsehub, type Finished } from './helpers';
+import { SERVER_DIR, freePort, killAll, postJson, runSsehub, sh, shBackground, startSsehub, type Finished } from './helpers';
 
 jest.setTimeout(60_000);
 failOnUnhandledRejections();
@@ -70,6 +71,34 @@ test('--help lists every flag and variable with its default; --version prints th
     expect(help.stdout).toContain(`env: ${o.env.join(', ')}; default: ${o.defaultText}`);
   }
   expect(version).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+});
+
+test("the package's start script (what `pnpm --filter @ssehub/server start` runs) serves from the sources and stops on SIGTERM", async () => {
+  const { scripts, bin } = JSON.parse(readFileSync(path.join(SERVER_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
+  expect(bin).toEqual({ ssehub: './dist/cli.js' });
+  // As pnpm runs a script: in the package, with its node_modules/.bin on the PATH (tsx's wrapper relays signals).
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.join(SERVER_DIR, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}` };
+  for (const k of Object.keys(env)) if (k.startsWith('SSEHUB_')) delete env[k];
+  const child = spawn('sh', ['-c', `exec ${scripts.start} --port 0 --public`], { cwd: SERVER_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const until = Date.now() + 45_000;
+    while (!/listening on (http:\/\/\S+)/.test(err)) {
+      if (Date.now() > until || child.exitCode !== null) throw new Error(`the start script did not start:\n${out}\n${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const url = /listening on (http:\/\/\S+)/.exec(err)![1]!;
+    expect((await postJson(`${url}/all`, { data: 'hi' })).status).toBe(201);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('"msg":"stopped"');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 });
 
 describe('a running ssehub', () => {
