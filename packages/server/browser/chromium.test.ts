@@ -105,6 +105,21 @@ test('cross-origin EventSource with a query token and a cookie token: channels a
   ]);
   expect(await received('denied')).toEqual([['error', '2', '']]);
 
+  // The page publishes too, cross-origin, on the railsmechanic route: Chromium's preflight has to pass.
+  const fromPage = await page.evaluate(
+    async ({ hubUrl, token }) => {
+      const res = await fetch(`${hubUrl}/updates`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ event: 'my-event', data: 'from the page' }),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    { hubUrl: hub.url, token: TOKEN },
+  );
+  expect(fromPage).toEqual({ status: 201, body: { id: expect.stringMatching(/^\d+$/), consumers: 1 } });
+  await page.waitForFunction(() => window.received.some((e) => e[2] === 'from the page'), undefined, { polling: 20, timeout: 10_000 });
+
   // DELETE /updates ends alice's stream; Chromium reconnects by itself with Last-Event-ID and gets
   // what was published meanwhile, once.
   expect((await (await fetch(`${hub.url}/updates`, { method: 'DELETE', headers: auth })).json()).closed).toBe(1);
@@ -117,6 +132,7 @@ test('cross-origin EventSource with a query token and a cookie token: channels a
     ['my-event', 'to updates', '123'],
     ['message', 'private to alice', sent.toAlice.body.id],
     ['message', 'to everyone', sent.all.body.id],
+    ['my-event', 'from the page', fromPage.body.id],
     ['my-event', 'while alice was away', missed.body.id],
     ['my-event', 'live again', expect.stringMatching(/^\d+$/)],
   ]);

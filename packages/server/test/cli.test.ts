@@ -181,6 +181,17 @@ describe('a running ssehub', () => {
       const second = await fetch(`${server.url}/events`, { headers: { Accept: 'text/event-stream' } });
       expect(second.headers.get('x-ssehub-refused')).toBe('hub-full');
       await second.text();
+      // Preflights on the railsmechanic route allow what its methods need.
+      const preflight = await fetch(`${server.url}/updates`, {
+        method: 'OPTIONS',
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+      expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST, DELETE, OPTIONS');
+      expect(preflight.headers.get('access-control-allow-headers')).toBe('Last-Event-ID, Authorization, Content-Type, Auth-Token');
+      const refusedPreflight = await fetch(`${server.url}/updates`, { method: 'OPTIONS', headers: { Origin: 'http://elsewhere.test', 'Access-Control-Request-Method': 'POST' } });
+      expect(refusedPreflight.status).toBe(403);
       const foreign = await fetch(`${server.url}/events`, { headers: { Origin: 'http://elsewhere.test' } });
       expect(foreign.status).toBe(403);
       await foreign.text();

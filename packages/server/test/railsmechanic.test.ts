@@ -250,6 +250,10 @@ describe('railsmechanic routes with a publish token', () => {
       const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: '{"data":1}' });
       expect([path, res.status]).toEqual([path, status]);
     }
+    // Without --cors, OPTIONS says what each route allows.
+    expect((await fetch(`${server.url}/updates`, { method: 'OPTIONS' })).headers.get('allow')).toBe('GET, HEAD, POST, DELETE, OPTIONS');
+    expect((await fetch(`${server.url}/events`, { method: 'OPTIONS' })).headers.get('allow')).toBe('GET, OPTIONS');
+    expect((await fetch(`${server.url}/events`, { method: 'POST' })).status).toBe(405);
     const put = await fetch(`${server.url}/updates`, { method: 'PUT' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, HEAD, POST, DELETE, OPTIONS');
