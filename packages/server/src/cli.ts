@@ -4,7 +4,7 @@
  * listens, and drains on SIGTERM and SIGINT. A configuration it cannot use, a port in use or a Redis
  * it cannot reach ends it with one line on stderr (`ssehub: ...`) and exit code 1, never a stack trace.
  */
-import { ConfigError, helpText, parseCli, type ServerConfig } from './config';
+import { ConfigError, helpText, parseCli, redact, type ServerConfig } from './config';
 import type { SsehubServer } from './server';
 import { VERSION } from './version';
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const { config } = action;
 
   // Loaded once the configuration is known to be usable: a bad one is refused without loading the hub.
-  const [{ createSsehubServer }, { startBanner }] = await Promise.all([import('./server'), import('./banner')]);
+  const [{ createSsehubServer }, { startBanner, serverUrl }] = await Promise.all([import('./server'), import('./banner')]);
   let app: SsehubServer;
   try {
     app = await createSsehubServer(config);
@@ -78,9 +78,10 @@ async function main(): Promise<void> {
 
   log.info(
     {
+      url: serverUrl(address),
       address: address.address,
       port: address.port,
-      redis: config.redisUrl ? config.redisPrefix : undefined,
+      redis: config.redisUrl ? { url: redact(config.redisUrl), prefix: config.redisPrefix } : undefined,
       publish: config.public ? 'public' : 'token',
       subscribe: config.jwt ? 'jwt' : 'open',
       cors: config.corsOrigins ?? null,

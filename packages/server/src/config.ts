@@ -386,7 +386,7 @@ export function helpText(version: string): string {
   return [
     `ssehub ${version}: a standalone Server-Sent Events hub`,
     '',
-    'Usage: ssehub [options]          (from the repository: pnpm --filter @ssehub/server start -- [options])',
+    'Usage: ssehub [options]          (from the repository: npx -y pnpm@9.15.9 --filter @ssehub/server start [options])',
     '',
     'Flags win over environment variables. Options:',
     ...rows,

@@ -127,7 +127,7 @@ describe('a running ssehub', () => {
 
     // stdout is one JSON object per line: the listening record says what the server serves.
     const listening = server.logs().find((l) => l.msg === 'ssehub listening')!;
-    expect(listening).toMatchObject({ level: 30, port: server.port, publish: 'token', subscribe: 'open' });
+    expect(listening).toMatchObject({ level: 30, url: server.url, port: server.port, publish: 'token', subscribe: 'open' });
     expect(server.stdout().trim().split('\n').every((l) => l.startsWith('{') && l.endsWith('}'))).toBe(true);
 
     // SIGTERM: the open stream is ended (the subscriber's curl ends cleanly), then the process exits 0.
