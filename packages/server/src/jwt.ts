@@ -6,7 +6,7 @@
  * follow the token, never a query parameter anyone can forge. Verification is jose's.
  */
 import type { IncomingMessage } from 'node:http';
-import { bearerToken, type Denial, type StreamGrant } from '@ssehub/core';
+import { bearerToken, type Denial, type StreamGrant } from '@ssehub/core/adapter';
 import type { JwtConfig } from './config';
 import { ConfigError } from './config';
 

@@ -23,3 +23,37 @@ export function hubLogger(log: Logger): HubLogger {
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+/** A hub logger that can hold its records back, then pass them on or drop them. */
+export interface HeldLogger {
+  readonly logger: HubLogger;
+  /** Writes what was held and everything from now on. */
+  release(): void;
+  /** Drops what was held; writes everything from now on. */
+  discard(): void;
+}
+
+/**
+ * Holds the hub's records while the server starts: a Redis that cannot be reached is then said once,
+ * in the line the CLI prints, rather than also as warnings and errors; once the server is up, the
+ * records held (a slow first connection, say) are written as they came.
+ */
+export function heldHubLogger(log: Logger, limit = 100): HeldLogger {
+  const inner = hubLogger(log);
+  let held: [keyof HubLogger, string, Record<string, unknown> | undefined][] | undefined = [];
+  const at = (level: keyof HubLogger) => (message: string, details?: Record<string, unknown>) => {
+    if (held === undefined) return inner[level]!(message, details);
+    if (held.length < limit) held.push([level, message, details]);
+  };
+  return {
+    logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+    release() {
+      const records = held ?? [];
+      held = undefined;
+      for (const [level, message, details] of records) inner[level]!(message, details);
+    },
+    discard() {
+      held = undefined;
+    },
+  };
+}

@@ -1,27 +1,26 @@
 /**
  * The routes: ssehub's stream at `/events` and publish API under `/api`, railsmechanic/eventsource's
  * REST API on `/<channel>` (with `all` for every subscriber), and the operations routes reserved for
- * health and metrics. Everything is core's: `handleNodeStream` serves streams, `createPublishHandler`
+ * health and metrics. Everything is core's: `nodeStreamHandler` serves streams, `createPublishHandler`
  * answers publishing, deleting and counts (the railsmechanic routes are mapped onto its paths, so
  * validation and status codes are the same on both), and this file only maps paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub } from '@ssehub/core';
 import {
   checkToken,
   corsHeaders,
-  handleNodeStream,
-  nodePublishRequest,
+  jsonAnswer,
   preflight,
-  sendNodeAnswer,
   type CorsOptions,
   type HeaderReader,
   type HttpAnswer,
-  type Hub,
   type PublishHandler,
   type PublishRequest,
   type StreamAuthorization,
   type StreamOptions,
-} from '@ssehub/core';
+} from '@ssehub/core/adapter';
+import { nodeHeaderReader, nodePublishRequest, nodeStreamHandler, sendNodeAnswer, type NodeStreamHandler } from '@ssehub/core/adapter/node';
 import type { ServerConfig } from './config';
 import type { Grant, SubscriberAuth } from './jwt';
 import type { Logger } from './log';
@@ -56,8 +55,47 @@ export interface RouteContext {
   version: string;
 }
 
+/** The two stream handlers: `/events` (channels from the query) and `/<channel>` (the path's). */
+interface Streams {
+  events: NodeStreamHandler<IncomingMessage>;
+  channel: NodeStreamHandler<IncomingMessage>;
+}
+
+/** What one stream request carries between the route and core's hooks. */
+interface StreamState {
+  /** The channels the path names; undefined on `/events` (the query names them). */
+  channels?: string[];
+  /** The token's grant, once `authorize` has verified it. */
+  grant?: Grant;
+}
+
+const streamState = new WeakMap<IncomingMessage, StreamState>();
+
+/** Options of a stream handler: the path's channels (railsmechanic routes) and the token check. */
+function streamOptions(ctx: RouteContext, pathChannels: boolean): StreamOptions<IncomingMessage> {
+  const options: StreamOptions<IncomingMessage> = { cors: ctx.cors };
+  if (pathChannels) options.channels = (req) => streamState.get(req)?.channels ?? [];
+  const auth = ctx.subscribers;
+  if (auth) {
+    options.authorize = async (req): Promise<StreamAuthorization> => {
+      const state = streamState.get(req) ?? {};
+      const verdict = await auth.authorize(req, state.channels ?? queryOf(req).getAll('channel'));
+      if ('status' in verdict) return verdict;
+      state.grant = verdict;
+      streamState.set(req, state);
+      // Every requested channel is granted (else the verdict was 403); the client id is the token's.
+      return { clientId: verdict.clientId };
+    };
+  }
+  return options;
+}
+
 /** A Node request listener serving every route. */
 export function createRouter(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const streams: Streams = {
+    events: nodeStreamHandler(ctx.hub, streamOptions(ctx, false)),
+    channel: nodeStreamHandler(ctx.hub, streamOptions(ctx, true)),
+  };
   return (req, res) => {
     const started = Date.now();
     if (ctx.log.isLevelEnabled('debug')) {
@@ -66,7 +104,7 @@ export function createRouter(ctx: RouteContext): (req: IncomingMessage, res: Ser
         ctx.log.debug({ method: req.method, path: pathOf(req.url), status: res.statusCode, ms: Date.now() - started }, 'request'),
       );
     }
-    route(ctx, req, res).catch((err: unknown) => {
+    route(ctx, streams, req, res).catch((err: unknown) => {
       ctx.log.error({ err, method: req.method, path: pathOf(req.url) }, 'request failed');
       if (!res.headersSent) sendNodeAnswer(res, json(500, { error: 'internal error' }));
       else res.destroy();
@@ -74,11 +112,11 @@ export function createRouter(ctx: RouteContext): (req: IncomingMessage, res: Ser
   };
 }
 
-async function route(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(ctx: RouteContext, streams: Streams, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = pathOf(req.url);
   const method = (req.method ?? 'GET').toUpperCase();
   if (path === undefined) return send(res, req, json(400, { error: 'bad request target' }));
-  if (path === STREAM_PATH) return serveStream(ctx, req, res, undefined);
+  if (path === STREAM_PATH) return serveStream(ctx, streams.events, req, res, undefined);
   if (path === API_PREFIX || path.startsWith(API_PREFIX + '/')) {
     const answer = await ctx.publish(publishRequest(req, path.slice(API_PREFIX.length) || '/'));
     return send(res, req, answer ?? notFound());
@@ -98,16 +136,24 @@ async function route(ctx: RouteContext, req: IncomingMessage, res: ServerRespons
     return send(res, req, json(400, { error: 'the path is not valid percent-encoding' }));
   }
   if (RESERVED_SEGMENTS.has(name)) return send(res, req, notFound());
-  return channelRoute(ctx, req, res, method, raw, name);
+  return channelRoute(ctx, streams, req, res, method, raw, name);
 }
 
 /** GET subscribes, POST publishes, DELETE closes, HEAD counts; `all` is every subscriber. */
-async function channelRoute(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, method: string, raw: string, name: string): Promise<void> {
+async function channelRoute(
+  ctx: RouteContext,
+  streams: Streams,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  raw: string,
+  name: string,
+): Promise<void> {
   const all = name === ALL;
   switch (method) {
     case 'GET':
       // GET /all: the global broadcasts (what POST /all sends), which every subscriber receives.
-      return serveStream(ctx, req, res, all ? [] : [name]);
+      return serveStream(ctx, streams.channel, req, res, all ? [] : [name]);
     case 'POST':
       return forward(ctx, req, res, all ? '/broadcast' : `/channels/${raw}`);
     case 'HEAD': {
@@ -121,7 +167,7 @@ async function channelRoute(ctx: RouteContext, req: IncomingMessage, res: Server
       return all ? closeAll(ctx, req, res) : forward(ctx, req, res, `/channels/${raw}`);
     case 'OPTIONS':
       if (!ctx.cors) return send(res, req, { status: 204, headers: { Allow: CHANNEL_METHODS.join(', ') }, body: '' });
-      return send(res, req, preflight(ctx.cors, headerReader(req), CHANNEL_METHODS, ['Last-Event-ID', 'Authorization', 'Content-Type', 'Auth-Token']));
+      return send(res, req, preflight(ctx.cors, nodeHeaderReader(req), CHANNEL_METHODS, ['Last-Event-ID', 'Authorization', 'Content-Type', 'Auth-Token']));
     default:
       return send(res, req, notAllowed(CHANNEL_METHODS));
   }
@@ -137,30 +183,22 @@ async function forward(ctx: RouteContext, req: IncomingMessage, res: ServerRespo
  * Serves a stream. `channels`: the channels the path names (railsmechanic), or undefined for
  * `/events`, whose `channel` query parameters name them.
  */
-async function serveStream(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, channels: string[] | undefined): Promise<void> {
-  const requested = channels ?? queryOf(req).getAll('channel');
-  let grant: Grant | undefined;
-  const options: StreamOptions<IncomingMessage> = {
-    cors: ctx.cors,
-    channels: channels === undefined ? undefined : () => channels,
-  };
-  const auth = ctx.subscribers;
-  if (auth) {
-    options.authorize = async (): Promise<StreamAuthorization> => {
-      const verdict = await auth.authorize(req, requested);
-      if ('status' in verdict) return verdict;
-      grant = verdict;
-      // Every requested channel is granted (else the verdict was 403); the client id is the token's.
-      return { clientId: verdict.clientId };
-    };
-  }
-  const result = await handleNodeStream(ctx.hub, req, req, res, options);
-  if (result === 'pass') {
+async function serveStream(
+  ctx: RouteContext,
+  handler: NodeStreamHandler<IncomingMessage>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  channels: string[] | undefined,
+): Promise<void> {
+  streamState.set(req, { channels });
+  const served = await handler(req, req, res);
+  if (!served) {
     // Not GET (nor a CORS preflight).
     if (req.method === 'OPTIONS') return send(res, req, { status: 204, headers: { Allow: 'GET, OPTIONS' }, body: '' });
     return send(res, req, notAllowed(['GET', 'OPTIONS']));
   }
-  if (result && grant?.expiresAt !== undefined) endAtExpiry(ctx, res, grant.expiresAt);
+  const expiresAt = streamState.get(req)?.grant?.expiresAt;
+  if (expiresAt !== undefined && !res.writableEnded) endAtExpiry(ctx, res, expiresAt);
 }
 
 /**
@@ -179,7 +217,7 @@ function endAtExpiry(ctx: RouteContext, res: ServerResponse, expiresAt: number):
 
 /** DELETE /all: railsmechanic's CloseAll, every stream ends (clients reconnect and resume). */
 function closeAll(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): void {
-  const header = publisherHeaders(headerReader(req));
+  const header = publisherHeaders(nodeHeaderReader(req));
   const extra = ctx.cors ? corsHeaders(ctx.cors, header('origin')) : {};
   if (!extra) return send(res, req, json(403, { error: 'origin not allowed' }));
   // The publish API's check, in its order: no token 401 (with the challenge), a wrong one 403.
@@ -212,13 +250,6 @@ function publisherHeaders(header: HeaderReader): HeaderReader {
   };
 }
 
-function headerReader(req: IncomingMessage): HeaderReader {
-  return (name) => {
-    const v = req.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
-}
-
 /** The request's path without the query (percent-encoding kept), or undefined for a bad target. */
 export function pathOf(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
@@ -246,13 +277,7 @@ function send(res: ServerResponse, req: IncomingMessage, answer: HttpAnswer): vo
   sendNodeAnswer(res, answer, req.method === 'HEAD');
 }
 
-function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpAnswer {
-  return {
-    status,
-    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
-    body: JSON.stringify(value),
-  };
-}
+const json = (status: number, value: unknown, headers: Record<string, string> = {}): HttpAnswer => jsonAnswer(status, value, headers);
 
 function notFound(): HttpAnswer {
   return json(404, { error: 'no such route' });

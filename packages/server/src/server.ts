@@ -4,11 +4,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkStreamOptions, createHub, createPublishHandler, type CorsOptions, type Hub } from '@ssehub/core';
+import { createHub, type Hub } from '@ssehub/core';
+import { checkStreamOptions, createPublishHandler, type CorsOptions } from '@ssehub/core/adapter';
 import { redisBackplane, type RedisBackplane } from '@ssehub/redis';
 import { ConfigError, redact, type ServerConfig } from './config';
 import { createSubscriberAuth, type SubscriberAuth } from './jwt';
-import { createLogger, hubLogger, type Logger } from './log';
+import { createLogger, heldHubLogger, hubLogger, type Logger } from './log';
 import { createRouter } from './routes';
 import { VERSION } from './version';
 
@@ -21,7 +22,8 @@ export interface SsehubServer {
   /** The Redis backplane, when `redisUrl` is set. */
   readonly backplane: RedisBackplane | undefined;
   /**
-   * Resolves once the backplane (if any) has joined the shared stream.
+   * Resolves once the backplane (if any) has joined the shared stream. Until then (or `listen()`),
+   * the hub's log records are held: written if Redis answers, dropped if it does not (the error says it).
    * @throws Error when it has not within `ms` (default: the config's `redisConnectTimeout`).
    */
   ready(ms?: number): Promise<void>;
@@ -51,6 +53,8 @@ export async function createSsehubServer(config: ServerConfig, options: CreateOp
   checkStreamOptions({ cors });
 
   const backplane = config.redisUrl ? redisBackplane({ url: config.redisUrl, prefix: config.redisPrefix }) : undefined;
+  // With Redis, the hub's records wait until Redis has answered (see `ready`).
+  const held = backplane ? heldHubLogger(log) : undefined;
   const hub = createHub({
     history: config.history,
     heartbeat: config.heartbeat,
@@ -58,7 +62,7 @@ export async function createSsehubServer(config: ServerConfig, options: CreateOp
     timeout: config.timeout,
     tolerance: config.tolerance,
     maxClients: config.maxClients,
-    logger: hubLogger(log),
+    logger: held?.logger ?? hubLogger(log),
     backplane,
   });
   let publish;
@@ -89,11 +93,17 @@ export async function createSsehubServer(config: ServerConfig, options: CreateOp
       });
       try {
         await Promise.race([backplane.ready(), timeout]);
+        held?.release();
+      } catch (err) {
+        // The caller says it in one line; the outage warnings the wait produced would only repeat it.
+        held?.discard();
+        throw err;
       } finally {
         clearTimeout(timer);
       }
     },
     listen() {
+      held?.release();
       return new Promise<AddressInfo>((resolve, reject) => {
         const onError = (err: Error) => reject(err);
         server.once('error', onError);
