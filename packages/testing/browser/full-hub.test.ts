@@ -74,7 +74,10 @@ describe.each(ADAPTERS)('%s: a full hub and clients that wait their turn', (adap
 
     // Chromium's EventSource, refused: it is told to come back, and it does, again and again.
     await openEventSources(page, [{ name: 'browser', url: '/events?id=browser' }]);
-    await eventually(async () => refused(app, 'browser') >= 2 && (await browserSource('browser')).errors >= 2, 'two refusals of the browser');
+    await eventually(
+      async () => refused(app, 'browser') >= 2 && (await browserSource('browser')).errors >= 2,
+      async () => `two refusals of the browser (requests ${app.of('request', 'browser').length}, page ${JSON.stringify(await browserSource('browser'))})`,
+    );
     let source = await browserSource('browser');
     expect(app.of('connect', 'browser')).toEqual([]);
     expect(source.errors).toBeGreaterThanOrEqual(2);
@@ -93,7 +96,10 @@ describe.each(ADAPTERS)('%s: a full hub and clients that wait their turn', (adap
 
     // The eventsource package, refused the same way (the hub is full again), gets in the same way.
     const late = es('late');
-    await eventually(() => refused(app, 'late') >= 2 && late.errorStates.length >= 2, 'two refusals of the eventsource client');
+    await eventually(
+      () => refused(app, 'late') >= 2 && late.errorStates.length >= 2,
+      () => `two refusals of the eventsource client (requests ${app.of('request', 'late').length}, readyState at each error ${JSON.stringify(late.errorStates)})`,
+    );
     expect(app.of('connect', 'late')).toEqual([]);
     expect(late.errorStates.length).toBeGreaterThanOrEqual(2);
     expect(late.errorStates).not.toContain(2);

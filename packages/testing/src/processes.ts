@@ -393,11 +393,15 @@ export function verdict(events: readonly SeenEvent[], oldIds: readonly string[],
   };
 }
 
-/** Resolves once `check()` (which may be async) holds, polling every 20 ms; rejects with `what` after `ms`. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string | (() => string), ms = 15_000): Promise<void> {
+/** Resolves once `check()` (which may be async) holds, polling every 20 ms; rejects saying `what` (a text, or what makes one) after `ms`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string | (() => string | Promise<string>),
+  ms = 15_000,
+): Promise<void> {
   const until = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : await what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
