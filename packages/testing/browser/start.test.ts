@@ -38,6 +38,7 @@ describe.each(ADAPTERS)('examples/%s start script', (name) => {
   test('prints its URL, serves the page and the stream, and stops on SIGTERM', async () => {
     const { child, url: printed, output } = start(name);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const abort = new AbortController();
     try {
       const url = await printed;
       expect(output()).toContain(`ssehub demo (${FRAMEWORK[name]}) listening on http://127.0.0.1:`);
@@ -53,7 +54,6 @@ describe.each(ADAPTERS)('examples/%s start script', (name) => {
 
       // The stream: SSE headers, then the hub's retry line and the `clients` event of this connection
       // (the `retry:` line heads the first event's block, as the hub writes it since it is one line).
-      const abort = new AbortController();
       const res = await fetch(new URL('/events?id=smoke', url), { signal: abort.signal });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
@@ -94,6 +94,8 @@ describe.each(ADAPTERS)('examples/%s start script', (name) => {
       })).resolves.toBe(true);
       await expect(exited).resolves.toBe(0);
     } finally {
+      // A failed expectation must not leave the stream open: jest would never exit.
+      abort.abort();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     }
