@@ -315,6 +315,7 @@ export function registerMetrics(hub: MetricsHub, options: MetricsOptions = {}): 
     stopLatency: undefined,
   };
   if (options.latency !== false) {
+    family.latency.zero(labels); // the series shows from the start, at 0
     const observer = family.latency.labels(labels);
     binding.stopLatency = hub.on('latency', (ms) => observer.observe(ms / 1000));
   }
