@@ -5,7 +5,7 @@
  * registry told apart by a label, the errors that explain a clash, and the backplane gauges on a
  * real Redis, through an outage.
  */
-import { Counter, Gauge, Registry, register as globalRegistry } from 'prom-client';
+import { Counter, Gauge, Registry, register as globalRegistry, type OpenMetricsContentType } from 'prom-client';
 import { createHub, type Hub, type HubOptions } from '@ssehub/core';
 import { redisBackplane } from '@ssehub/redis';
 import { registerMetrics, DEFAULT_LATENCY_BUCKETS, type MetricsOptions } from '@ssehub/metrics';
@@ -17,7 +17,7 @@ failOnUnhandledRejections();
 jest.setTimeout(30_000);
 
 /** `/metrics` on each framework, as the README shows it. */
-function metricsRoute(registry: Registry): Mounts {
+function metricsRoute(registry: Registry<any>): Mounts {
   return {
     express: (app) =>
       app.get('/metrics', async (_req, res) => {
@@ -75,7 +75,7 @@ function sameLabels(a: Record<string, string>, b: Record<string, string>): boole
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
-async function scrape(server: TestServer, registry: Registry): Promise<Scrape> {
+async function scrape(server: TestServer, registry: Registry<any>): Promise<Scrape> {
   const res = await fetch(`${server.origin}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe(registry.contentType);
@@ -263,7 +263,7 @@ describe('several hubs on one registry', () => {
     for (const s of servers.splice(0)) await s.close();
   });
 
-  async function start(adapter: AdapterName, registry?: Registry): Promise<{ hub: Hub; server: TestServer }> {
+  async function start(adapter: AdapterName, registry?: Registry<any>): Promise<{ hub: Hub; server: TestServer }> {
     const hub = createHub({ heartbeat: 0 });
     const server = await startServer(adapter, hub, registry ? { mount: metricsRoute(registry) } : {});
     hubs.push(hub);
@@ -359,7 +359,8 @@ describe('several hubs on one registry', () => {
   });
 
   it('works on an OpenMetrics registry, whose counters are named without _total and sampled with it', async () => {
-    const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const registry = new Registry<OpenMetricsContentType>();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const { hub, server } = await start('hono', registry);
     const off = registerMetrics(hub, { registry, labels: { hub: 'om' } });
     await open(server, 2);
