@@ -34,9 +34,9 @@ export const STREAM_PATH = '/events';
 export const API_PREFIX = '/api';
 
 /**
- * Reserved for the operations work (`hub.health()`, `hub.stats()`, `@ssehub/metrics`): until it is
- * wired in here, these answer 404 like any unknown path, and no channel can take their names on the
- * `/<channel>` routes.
+ * The operations routes: `/healthz` (liveness) and `/readyz` (readiness) from `hub.health()`, open to
+ * any caller (load balancers send no token); `/metrics` in Prometheus' text format, behind the
+ * publish token unless the server is `--public`. No channel can take their names on `/<channel>`.
  */
 export const OPERATIONS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -49,6 +49,8 @@ export interface RouteContext {
   config: ServerConfig;
   cors: CorsOptions | undefined;
   publish: PublishHandler<IncomingMessage>;
+  /** The Prometheus registry `/metrics` serves (the hub's metrics, by `@ssehub/metrics`). */
+  metrics: { metrics(): Promise<string>; readonly contentType: string };
   /** Present when subscribers must show a token (JWT). */
   subscribers: SubscriberAuth | undefined;
   log: Logger;
@@ -121,8 +123,7 @@ async function route(ctx: RouteContext, streams: Streams, req: IncomingMessage, 
     const answer = await ctx.publish(publishRequest(req, path.slice(API_PREFIX.length) || '/'));
     return send(res, req, answer ?? notFound());
   }
-  // Reserved for the operations work: /healthz, /readyz and /metrics are wired there (see OPERATIONS_PATHS).
-  if (OPERATIONS_PATHS.has(path)) return send(res, req, notFound());
+  if (OPERATIONS_PATHS.has(path)) return operations(ctx, req, res, path, method);
   if (path === '/') return send(res, req, method === 'GET' || method === 'HEAD' ? index(ctx) : notAllowed(['GET', 'HEAD']));
 
   // railsmechanic/eventsource: one path segment names the channel.
@@ -215,6 +216,25 @@ function endAtExpiry(ctx: RouteContext, res: ServerResponse, expiresAt: number):
   res.once('close', () => clearTimeout(timer));
 }
 
+/**
+ * `/healthz`: 200 while the hub is alive (not closed); `/readyz`: 200 while it should receive new
+ * streams, else 503 with the reasons; `/metrics`: the Prometheus exposition, with the publish token.
+ */
+async function operations(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+  if (method !== 'GET' && method !== 'HEAD') return send(res, req, notAllowed(['GET', 'HEAD']));
+  const health = ctx.hub.health();
+  if (path === '/healthz') return send(res, req, json(health.live ? 200 : 503, { live: health.live, state: health.state }));
+  if (path === '/readyz') return send(res, req, json(health.ready ? 200 : 503, health));
+  const { tokens } = ctx.config;
+  const denied = tokens.length ? checkToken(tokens, publisherHeaders(nodeHeaderReader(req))('authorization')) : undefined;
+  if (denied) {
+    const challenge: Record<string, string> = denied.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
+    return send(res, req, json(denied.status, { error: denied.message }, challenge));
+  }
+  const body = await ctx.metrics.metrics();
+  send(res, req, { status: 200, headers: { 'Content-Type': ctx.metrics.contentType, 'Cache-Control': 'no-store' }, body });
+}
+
 /** DELETE /all: railsmechanic's CloseAll, every stream ends (clients reconnect and resume). */
 function closeAll(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): void {
   const header = publisherHeaders(nodeHeaderReader(req));
@@ -298,6 +318,8 @@ function index(ctx: RouteContext): HttpAnswer {
     'GET  /all                     subscribe to global broadcasts only',
     `POST /<channel>               publish {"data", "event"?, "id"?} to a channel${open}`,
     'POST /all                     publish to every subscriber',
+    'GET  /healthz, /readyz        liveness and readiness for probes (no token)',
+    `GET  /metrics                 Prometheus metrics${open}`,
     'HEAD /<channel>, HEAD /all    X-Consumer-Count, X-Channel-Exists, X-Available-Channels',
     'DELETE /<channel>, /all       end that channel\'s streams, or every stream',
     'ANY  /api/...                 the publish API: /api/broadcast, /api/channels/<name>, /api/clients/<id>',

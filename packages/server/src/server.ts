@@ -6,6 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHub, type Hub } from '@ssehub/core';
 import { checkStreamOptions, createPublishHandler, type CorsOptions } from '@ssehub/core/adapter';
+import { registerMetrics } from '@ssehub/metrics';
+import { Registry } from 'prom-client';
 import { redisBackplane, type RedisBackplane } from '@ssehub/redis';
 import { ConfigError, redact, type ServerConfig } from './config';
 import { createSubscriberAuth, type SubscriberAuth } from './jwt';
@@ -78,7 +80,10 @@ export async function createSsehubServer(config: ServerConfig, options: CreateOp
     throw new ConfigError(err instanceof Error ? err.message.replace(/^ssehub: /, '') : String(err));
   }
 
-  const server = http.createServer(createRouter({ hub, config, cors, publish, subscribers, log, version: VERSION }));
+  // A registry of its own: the process's default one stays the app's (tests start several servers).
+  const metrics = new Registry();
+  registerMetrics(hub, { registry: metrics });
+  const server = http.createServer(createRouter({ hub, config, cors, publish, metrics, subscribers, log, version: VERSION }));
 
   return {
     server,
