@@ -3,7 +3,7 @@ import express from 'express';
 import { publish, sse } from '@ssehub/express';
 import { Demo, demoAsset } from '@ssehub/example-shared';
 
-/** The demo on Express: the page, the SSE stream at /events, and the demo's two POST routes. */
+/** The demo on Express: the page, the SSE stream at /events, and the demo's two POST routes and its stats. */
 export function createServer(demo: Demo): http.Server {
   const app = express();
 
@@ -21,6 +21,11 @@ export function createServer(demo: Demo): http.Server {
   app.post('/demo/drop', express.json(), (req, res) => {
     const { status, body } = demo.drop(req.body);
     res.status(status).json(body);
+  });
+
+  // The page's live panel polls this: hub.stats() and hub.health() as JSON.
+  app.get('/demo/stats', (req, res) => {
+    res.set('Cache-Control', 'no-store').json(demo.stats());
   });
 
   app.get(['/', '/demo.js', '/demo.css'], (req, res) => {

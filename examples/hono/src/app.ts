@@ -4,7 +4,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { publish, sse } from '@ssehub/hono';
 import { Demo, demoAsset } from '@ssehub/example-shared';
 
-/** The demo on Hono: the page, the SSE stream at /events, and the demo's two POST routes. */
+/** The demo on Hono: the page, the SSE stream at /events, and the demo's two POST routes and its stats. */
 export function createApp(demo: Demo): Hono {
   const app = new Hono();
 
@@ -23,6 +23,9 @@ export function createApp(demo: Demo): Hono {
     const { status, body } = demo.drop(await c.req.json().catch(() => undefined));
     return c.json(body, status);
   });
+
+  // The page's live panel polls this: hub.stats() and hub.health() as JSON.
+  app.get('/demo/stats', (c) => c.json(demo.stats(), 200, { 'Cache-Control': 'no-store' }));
 
   for (const path of ['/', '/demo.js', '/demo.css']) {
     app.get(path, (c) => {

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import { publish, sse } from '@ssehub/koa';
 import { Demo, demoAsset, readJson } from '@ssehub/example-shared';
 
-/** The demo on Koa: the page, the SSE stream at /events, and the demo's two POST routes. */
+/** The demo on Koa: the page, the SSE stream at /events, and the demo's two POST routes and its stats. */
 export function createServer(demo: Demo): http.Server {
   const app = new Koa();
   const router = new Router();
@@ -22,6 +22,12 @@ export function createServer(demo: Demo): http.Server {
     const { status, body } = demo.drop(await readJson(ctx.req));
     ctx.status = status;
     ctx.body = body;
+  });
+
+  // The page's live panel polls this: hub.stats() and hub.health() as JSON.
+  router.get('/demo/stats', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = demo.stats();
   });
 
   router.get(['/', '/demo.js', '/demo.css'], (ctx) => {

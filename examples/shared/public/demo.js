@@ -27,6 +27,11 @@
     clients: { count: 0, ids: [] },
     /** The last replay check: { before, missed, head, status: 'pending' | 'ok' | 'bad' | 'gap', replayed }. */
     replay: null,
+    /**
+     * The live panel, from GET /demo/stats every second: the last answer ({ at, stats, health }),
+     * events per second between the last two, and the rates of the last minute (oldest first).
+     */
+    hub: { polls: 0, stats: null, health: null, rate: null, rates: [], error: null },
   };
   window.ssehubDemo = demo;
 
@@ -279,6 +284,77 @@
     el.textContent = message;
   }
 
+  // ---- the hub's live panel ------------------------------------------------------------------------
+
+  const POLL_MS = 1000;
+  const RATE_POINTS = 60; // a minute of one-second polls
+  let previous = null; // { at, events } of the last answer
+
+  async function pollStats() {
+    try {
+      const res = await fetch('/demo/stats', { cache: 'no-store' });
+      if (!res.ok) throw new Error(res.status + ' ' + res.statusText);
+      const { at, stats, health } = await res.json();
+      const panel = demo.hub;
+      // Events per second from the difference between two answers, timed by the server's clock.
+      if (previous && at > previous.at && stats.events >= previous.events) {
+        panel.rate = ((stats.events - previous.events) * 1000) / (at - previous.at);
+        panel.rates.push(panel.rate);
+        if (panel.rates.length > RATE_POINTS) panel.rates.shift();
+      }
+      previous = { at, events: stats.events };
+      Object.assign(panel, { stats, health, error: null });
+      panel.polls++;
+      renderPanel();
+    } catch (err) {
+      demo.hub.error = err.message;
+      $('hub-ready').className = 'health down';
+      $('hub-ready').textContent = 'unreachable';
+    } finally {
+      setTimeout(pollStats, POLL_MS);
+    }
+  }
+
+  const sum = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
+  const fmtRate = (r) => (r === null ? '–' : r < 10 ? r.toFixed(1) : String(Math.round(r)));
+
+  function renderPanel() {
+    const { stats, health, rate, rates } = demo.hub;
+    $('hub-connections').textContent = String(stats.connections);
+    $('hub-rate').textContent = fmtRate(rate);
+    $('hub-replayed').textContent = String(stats.eventsReplayed);
+    // Gaps the history could not honour (those initMessages filled are not gaps a client noticed).
+    $('hub-gaps').textContent = String(sum(stats.gaps) - stats.gaps.filled);
+    $('hub-evictions').textContent = String(sum(stats.evictions));
+    $('hub-refusals').textContent = String(sum(stats.refusals));
+    const ready = $('hub-ready');
+    ready.className = 'health ' + (health.ready ? 'up' : 'down');
+    ready.textContent = health.ready ? 'ready' : 'not ready';
+    ready.title = health.ready ? 'hub.health(): ready' : 'hub.health(): ' + health.reasons.join(', ');
+    drawSparkline(rates);
+  }
+
+  function drawSparkline(rates) {
+    const W = 300;
+    const H = 48;
+    const peak = Math.max(0, ...rates);
+    const top = Math.max(1, peak);
+    const step = W / (RATE_POINTS - 1);
+    // The newest point at the right edge; a minute spans the width.
+    const points = rates.map((r, i) => {
+      const x = W - (rates.length - 1 - i) * step;
+      const y = H - 2 - (r / top) * (H - 6);
+      return x.toFixed(1) + ',' + y.toFixed(1);
+    });
+    const svg = $('sparkline');
+    svg.querySelector('.line').setAttribute('points', points.join(' '));
+    svg.querySelector('.area').setAttribute(
+      'd',
+      points.length > 1 ? 'M' + points[0].split(',')[0] + ',' + H + ' L' + points.join(' L') + ' L' + W + ',' + H + ' Z' : '',
+    );
+    $('hub-peak').textContent = fmtRate(peak);
+  }
+
   // ---- controls -----------------------------------------------------------------------------------
 
   function updateTarget() {
@@ -325,4 +401,5 @@
   $('drop').addEventListener('click', drop);
 
   connect();
+  pollStats();
 })();

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { createHub, type Hub, type HubOptions } from '@ssehub/core';
+import { createHub, type Hub, type HubHealth, type HubOptions, type HubStats } from '@ssehub/core';
 
 /** The demo's events and their payloads: the hub checks every broadcast against this at compile time. */
 export type DemoEvents = {
@@ -34,6 +34,13 @@ export interface DemoOptions {
 export interface DemoReply {
   status: 200 | 400 | 404;
   body: Record<string, unknown>;
+}
+
+/** The answer of GET /demo/stats: what the hub says of itself, and when (ms since the epoch). */
+export interface DemoStats {
+  at: number;
+  stats: HubStats;
+  health: HubHealth;
 }
 
 /** The channels the page offers. */
@@ -127,6 +134,14 @@ export class Demo {
       missed.push(this.hub.broadcast({ event: 'chat', data: { text, from: 'server' } }));
     }
     return { status: 200, body: { dropped, lastEventId, missed, head: this.hub.lastEventId } };
+  }
+
+  /**
+   * GET /demo/stats: `hub.stats()` and `hub.health()` for the page's live panel, which polls it every
+   * second and draws events per second from the difference between two answers.
+   */
+  stats(): DemoStats {
+    return { at: Date.now(), stats: this.hub.stats(), health: this.hub.health() };
   }
 
   /** Stops the `tick` events. */

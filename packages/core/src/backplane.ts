@@ -113,6 +113,12 @@ export interface Backplane {
    */
   replay(after: string | number | undefined, upTo: number): Promise<BackplaneReplay>;
   /**
+   * What the backplane can say about its progress, for `hub.stats()`: broadcasts of this hub waiting
+   * to be published (`outbox`) and how many entries of the shared log this hub has yet to apply
+   * (`behind`, as far as the backplane knows). Optional.
+   */
+  stats?(): { outbox?: number; behind?: number };
+  /**
    * Stops reading and releases connections. Called by `hub.close()`. A backplane may first give the
    * records still waiting a short, bounded chance to be shared; what it drops is reported through `error`.
    */

@@ -4,7 +4,8 @@
  * and Fetch) and `@ssehub/core/adapter/node` (Node's `http`). Nothing here needs `@types/node`.
  */
 export { createHub, Hub } from './hub/hub';
-export type { ConnectParams, HubState } from './hub/hub';
+export type { ConnectParams, HubState, HubHealth } from './hub/hub';
+export type { HubStats, RefusalKind, GapKind } from './hub/stats';
 export type { HubOptions, HubLogger, InitMessages, EvictReason } from './hub/options';
 export type { HubEvents } from './hub/events';
 export type { ListenOptions } from './hub/listeners';

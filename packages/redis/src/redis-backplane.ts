@@ -188,6 +188,15 @@ export class RedisBackplane implements Backplane {
     return this.outbox.size;
   }
 
+  /**
+   * For `hub.stats()`: `outbox` as {@link RedisBackplane.outboxSize}, and `behind`, the entries
+   * between what this hub has read and the newest position it has seen (its own publishes' positions,
+   * and the head each quiet block's check finds).
+   */
+  stats(): { outbox: number; behind: number } {
+    return { outbox: this.outbox.size, behind: Math.max(0, this.catchUpTo - this.lastPos) };
+  }
+
   /** Called by `createHub`: connects both Redis connections and starts reading the stream. */
   attach(handler: BackplaneHandler): void {
     if (this.handler) throw new TypeError('ssehub/redis: a backplane serves one hub; create one per hub');

@@ -236,6 +236,11 @@ test('Redis restarts with its data: nothing is delivered meanwhile, then every c
   expect(a.hub.backplaneState).toBe('outage');
   expect(messages(a)).toHaveLength(1);
   expect(messages(a)[0]).toMatch(/unreachable/);
+  // The stats say it, and health stays ready through a short outage but not past maxOutage.
+  expect(a.hub.stats().backplane).toMatchObject({ state: 'outage', outbox: 15 });
+  expect(a.hub.stats().eventsPublished).toBe(5 + 15);
+  expect(a.hub.health().ready).toBe(true);
+  expect(a.hub.health({ maxOutage: 100 })).toMatchObject({ ready: false, live: true, backplane: 'outage' });
 
   await up();
   await waitUntil(() => a.backplane.outboxSize + b.backplane.outboxSize === 0, 'both outboxes to be published');
@@ -255,6 +260,8 @@ test('Redis restarts with its data: nothing is delivered meanwhile, then every c
   expect(ids(ca, 'ssehub-resync')).toEqual([]);
   expect(await loggedUids()).toEqual(order);
   for (const i of [a, b]) expect(i.states).toEqual(['connected', 'outage', 'catching-up', 'connected']);
+  expect(a.hub.stats().backplane).toEqual({ state: 'connected', outbox: 0, behind: 0 });
+  expect(a.hub.health({ maxOutage: 100 }).ready).toBe(true);
   expect(messages(b)).toHaveLength(1);
 
   // A client that left before the outage resumes on either instance with what it missed, in the one order.

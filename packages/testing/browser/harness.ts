@@ -130,3 +130,61 @@ export async function until(check: () => boolean, what: string, ms = 10_000): Pr
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** What one native EventSource in the page recorded (see {@link openEventSources}). */
+export interface PageSource {
+  name: string;
+  url: string;
+  /** Every event of type `message` or one of the listed types: type, data, and the event's `lastEventId`. */
+  events: { type: string; data: string; id: string }[];
+  opens: number;
+  errors: number;
+  /** `readyState` at each `error` event: 0 (CONNECTING, it will reconnect) or 2 (CLOSED, for good). */
+  errorStates: number[];
+  /** `readyState` now. */
+  readyState: number;
+}
+
+declare global {
+  interface Window {
+    ssehubSources: { es: EventSource; rec: Omit<PageSource, 'readyState'> }[];
+  }
+}
+
+/**
+ * Opens one native EventSource per `{ name, url }` in the page (same origin), each recording its
+ * events (`message` and `types`), opens and errors in `window.ssehubSources`.
+ */
+export async function openEventSources(page: Page, sources: { name: string; url: string }[], types: string[] = []): Promise<void> {
+  await page.evaluate(
+    ({ sources, types }) => {
+      window.ssehubSources ??= [];
+      for (const { name, url } of sources) {
+        const es = new EventSource(url);
+        const rec = { name, url, events: [] as { type: string; data: string; id: string }[], opens: 0, errors: 0, errorStates: [] as number[] };
+        const record = (e: MessageEvent) => rec.events.push({ type: e.type, data: e.data, id: e.lastEventId });
+        es.addEventListener('message', record);
+        for (const t of types) es.addEventListener(t, record);
+        es.addEventListener('open', () => rec.opens++);
+        es.addEventListener('error', () => {
+          rec.errors++;
+          rec.errorStates.push(es.readyState);
+        });
+        window.ssehubSources.push({ es, rec });
+      }
+    },
+    { sources, types },
+  );
+}
+
+/** What every EventSource of the page recorded so far. */
+export function readEventSources(page: Page): Promise<PageSource[]> {
+  return page.evaluate(() => (window.ssehubSources ?? []).map(({ es, rec }) => ({ ...JSON.parse(JSON.stringify(rec)), readyState: es.readyState }) as PageSource));
+}
+
+/** Closes the page's EventSources named in `names` (all when omitted). */
+export function closeEventSources(page: Page, names?: string[]): Promise<void> {
+  return page.evaluate((names) => {
+    for (const { es, rec } of window.ssehubSources ?? []) if (!names || names.includes(rec.name)) es.close();
+  }, names);
+}

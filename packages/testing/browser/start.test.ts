@@ -37,6 +37,7 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
   test('prints its URL, serves the page and the stream, and stops on SIGTERM', async () => {
     const { child, url: printed, output } = start(name);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const abort = new AbortController();
     try {
       const url = await printed;
       expect(output()).toContain(`ssehub demo (${FRAMEWORK[name]}) listening on http://127.0.0.1:`);
@@ -50,8 +51,8 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
       expect(script.status).toBe(200);
       expect(await script.text()).toContain('new EventSource(');
 
-      // The stream: SSE headers, then the hub's retry line and the `clients` event of this connection.
-      const abort = new AbortController();
+      // The stream: SSE headers, then the hub's retry line and the `clients` event of this connection
+      // (the `retry:` line heads the first event's block, as the hub writes it since it is one line).
       const res = await fetch(new URL('/events?id=smoke', url), { signal: abort.signal });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
@@ -62,7 +63,7 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
         if (done) break;
         body += new TextDecoder().decode(value);
       }
-      expect(body).toMatch(/^retry: 1000\n\nid: \d+\nevent: clients\ndata: \{"count":1,"ids":\["smoke"\]\}\n\n/);
+      expect(body).toMatch(/^retry: 1000\nid: \d+\nevent: clients\ndata: \{"count":1,"ids":\["smoke"\]\}\n\n/);
 
       // The printed curl line works: the publish API at /api takes the printed token, and no other.
       const curl = /curl -H 'Authorization: Bearer (\w+)' -H 'Content-Type: application\/json' -d '(.+)' (\S+)$/m.exec(output());
@@ -92,6 +93,8 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
       })).resolves.toBe(true);
       await expect(exited).resolves.toBe(0);
     } finally {
+      // A failed expectation must not leave the stream open: jest would never exit.
+      abort.abort();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     }

@@ -2,6 +2,7 @@ import { concatBytes, encodeComment } from '../wire/encoder';
 import type { Connection } from './connection';
 import type { EvictReason, HubConfig } from './options';
 import type { Registry } from './registry';
+import type { Counters } from './stats';
 
 /** What delivery asks of the hub: to evict a client, or to drop one whose transport threw. */
 export interface DeliveryHost {
@@ -33,7 +34,13 @@ export class Delivery {
     private readonly config: HubConfig,
     private readonly registry: Registry,
     private readonly host: DeliveryHost,
+    private readonly counters: Counters,
   ) {}
+
+  /** Streams whose transport asked the hub to wait, now. */
+  get congestedCount(): number {
+    return this.congested.size;
+  }
 
   /** Queues a live entry for a connection, unless the replay it is getting already covers `seq`. */
   entry(c: Connection, bytes: Uint8Array, seq: number): void {
@@ -146,6 +153,7 @@ export class Delivery {
     }
     c.pending = NO_FRAMES;
     c.pendingBytes = 0;
+    this.counters.bytes += bytes.byteLength;
     let ok: boolean;
     try {
       ok = c.sink.write(bytes);

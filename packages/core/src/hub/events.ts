@@ -6,6 +6,8 @@ export interface HubEvents {
   connect: (client: Client) => void;
   disconnect: (client: Client) => void;
   evict: (client: Client, reason: EvictReason) => void;
+  /** Ms from a broadcast to its being handed to the recipients' transports (see `hub.on`). */
+  latency: (ms: number) => void;
 }
 
 /**
@@ -17,6 +19,7 @@ export class HubEventEmitter {
     connect: new Set(),
     disconnect: new Set(),
     evict: new Set(),
+    latency: new Set(),
   };
 
   constructor(
@@ -33,8 +36,13 @@ export class HubEventEmitter {
     this.handlers[event].delete(handler);
   }
 
+  /** True when `event` has a handler. */
+  has(event: keyof HubEvents): boolean {
+    return this.handlers[event].size > 0;
+  }
+
   emit<K extends keyof HubEvents>(event: K, ...args: Parameters<HubEvents[K]>): void {
-    if (this.logger) this.log(event, args[0], args[1] as EvictReason | undefined);
+    if (this.logger && event !== 'latency') this.log(event, args[0] as Client, args[1] as EvictReason | undefined);
     for (const h of this.handlers[event]) {
       try {
         (h as (...a: unknown[]) => void)(...args);

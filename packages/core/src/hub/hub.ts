@@ -16,6 +16,7 @@ import { hubConfig, type EvictReason, type HubConfig, type HubOptions } from './
 import { Registry } from './registry';
 import { Replay } from './replay';
 import { SharedLog } from './shared-log';
+import { Counters, type HubStats, type RefusalKind } from './stats';
 
 /** What a transport adapter knows about a new connection. */
 export interface ConnectParams {
@@ -29,6 +30,19 @@ export interface ConnectParams {
 
 /** Where a hub is in its life: serving, ending its streams (new ones are refused), or closed. */
 export type HubState = 'open' | 'draining' | 'closed';
+
+/** What `hub.health()` answers, for a load balancer's readiness and liveness probes. */
+export interface HubHealth {
+  /** Should this instance receive new streams? */
+  ready: boolean;
+  /** Is the hub alive (not closed)? */
+  live: boolean;
+  state: HubState;
+  /** The backplane's link state, if there is one. */
+  backplane: BackplaneState | undefined;
+  /** Why it is not ready (empty when it is). */
+  reasons: string[];
+}
 
 const NO_CHANNELS: ReadonlySet<string> = new Set();
 
@@ -53,6 +67,11 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   private readonly events: HubEventEmitter;
   private readonly lifetimes: Lifetimes;
   private readonly shared: SharedLog | undefined;
+  private readonly counters = new Counters();
+  /** Publish times of the entries fanned out this turn, kept only while someone listens for `latency`. */
+  private latencies: number[] | undefined;
+  /** Share times of this hub's broadcasts still on their way through the backplane, by id. */
+  private readonly sharedAt = new Map<string, number>();
   private headId: string | undefined;
   private connSeq = 0;
   private lifeState: HubState = 'open';
@@ -64,15 +83,20 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     this.limits = { maxIdLength: config.maxIdLength };
     this.history = new History(config.history);
     this.events = new HubEventEmitter(config.logger, config.onError);
-    this.delivery = new Delivery(config, this.registry, {
-      evict: (c, reason) => this.evict(c, reason),
-      drop: (c, err) => {
-        config.onError(err);
-        c.sink.destroy();
-        this.remove(c, false);
+    this.delivery = new Delivery(
+      config,
+      this.registry,
+      {
+        evict: (c, reason) => this.evict(c, reason),
+        drop: (c, err) => {
+          config.onError(err);
+          c.sink.destroy();
+          this.remove(c, false);
+        },
       },
-    });
-    this.replay = new Replay(config, this.history, this.ids, () => this.headId);
+      this.counters,
+    );
+    this.replay = new Replay(config, this.history, this.ids, () => this.headId, this.counters);
     this.lifetimes = new Lifetimes(config.maxLifetime, this.registry.all, (c) => this.remove(c, true));
     const hub = this;
     this.shared =
@@ -82,6 +106,10 @@ export class Hub<Events extends EventMap = UntypedEvents> {
         history: this.history,
         ids: this.ids,
         replay: this.replay,
+        counters: this.counters,
+        get size() {
+          return hub.size;
+        },
         fanOut: (entry) => this.fanOut(entry),
         tellEveryone: (frame) => {
           for (const c of this.registry.all) this.delivery.control(c, frame);
@@ -109,7 +137,8 @@ export class Hub<Events extends EventMap = UntypedEvents> {
   broadcast(message: HubMessage<Events>): string {
     validateMessage(message, this.limits);
     this.assertOpen();
-    if (this.shared) return this.shared.share(message, undefined);
+    this.counters.published++;
+    if (this.shared) return this.share(message, undefined);
     return this.append(message, undefined).id;
   }
 
@@ -137,8 +166,16 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     validateMessage(message, this.limits);
     this.assertOpen();
     const consumers = this.registry.recipients(to, to === undefined ? channelList((message as Message).channel) : undefined).size;
-    const id = this.shared ? this.shared.share(message, to) : this.append(message, to).id;
+    this.counters.published++;
+    const id = this.shared ? this.share(message, to) : this.append(message, to).id;
     return { id, consumers };
+  }
+
+  private share(message: Message, to: string | undefined): string {
+    const id = this.shared!.share(message, to);
+    // Its delivery here comes later, from the backplane: `latency` then counts from now.
+    if (this.latencies && this.sharedAt.size < 100_000) this.sharedAt.set(id, performance.now());
+    return id;
   }
 
   /** Gives a message its id and place in this hub's order, keeps it and delivers it. */
@@ -167,8 +204,27 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     this.history.push(entry);
     this.headId = entry.id;
     const { bytes, seq } = entry;
-    for (const c of this.registry.recipients(entry.to, entry.channels)) this.delivery.entry(c, bytes, seq);
+    const recipients = this.registry.recipients(entry.to, entry.channels);
+    for (const c of recipients) this.delivery.entry(c, bytes, seq);
+    this.counters.events++;
+    this.counters.deliveries += recipients.size;
     if (this.listeners.size) this.listeners.notify(entry.message);
+    if (this.latencies) this.timeDelivery(entry.id);
+  }
+
+  /** Notes an entry's publish time; once this turn's writes are done, `latency` reports each. */
+  private timeDelivery(id: string): void {
+    const at = this.sharedAt.get(id) ?? performance.now();
+    this.sharedAt.delete(id);
+    if (this.latencies!.push(at) > 1) return;
+    // Queued after the delivery's own flush (scheduled by the first write of this turn), so it runs after it.
+    queueMicrotask(() => {
+      const times = this.latencies;
+      if (!times) return;
+      this.latencies = [];
+      const now = performance.now();
+      for (const t of times) this.events.emit('latency', now - t);
+    });
   }
 
   // ---- connections ---------------------------------------------------------------------------
@@ -202,6 +258,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     const c = new Connection(String(++this.connSeq), sink, clientId, channels, lastEventId);
 
     this.registry.add(c);
+    this.counters.opened++;
     sink.onClose(() => this.remove(c, false));
     this.delivery.connected();
     this.lifetimes.track(c);
@@ -252,6 +309,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     if (c.state === 'closed') return;
     const wasCongested = c.state === 'congested';
     this.registry.delete(c);
+    this.counters.closed++;
     this.delivery.forget(c);
     if (this.registry.size === 0) this.lifetimes.stop();
     if (endStream) {
@@ -264,6 +322,7 @@ export class Hub<Events extends EventMap = UntypedEvents> {
 
   private evict(c: Connection, reason: EvictReason): void {
     if (c.state === 'closed') return;
+    this.counters.evictions[reason]++;
     this.events.emit('evict', c, reason);
     c.sink.destroy();
     this.remove(c, false);
@@ -327,14 +386,83 @@ export class Hub<Events extends EventMap = UntypedEvents> {
     return this.listeners.listen(options);
   }
 
-  /** Adds an event handler. @returns a function that removes it. */
+  /**
+   * Adds an event handler: `connect`, `disconnect`, `evict`, or `latency` (ms from a broadcast to its
+   * being handed to the recipients' transports; with a backplane, from this hub's `broadcast()`, or
+   * from its arrival for other hubs' events; measured only while someone listens).
+   * @returns a function that removes it.
+   */
   on<K extends keyof HubEvents>(event: K, handler: HubEvents[K]): () => void {
+    if (event === 'latency') this.latencies ??= [];
     return this.events.on(event, handler);
   }
 
   /** Removes an event handler added with {@link Hub.on}. */
   off<K extends keyof HubEvents>(event: K, handler: HubEvents[K]): void {
     this.events.off(event, handler);
+    if (event === 'latency' && !this.events.has('latency')) {
+      this.latencies = undefined;
+      this.sharedAt.clear();
+    }
+  }
+
+  /**
+   * Counts a refused or denied stream request; the adapter entry's handlers call it, so apps only
+   * read the result in {@link Hub.stats}.
+   */
+  countRefusal(kind: RefusalKind): void {
+    this.counters.refusals[kind]++;
+  }
+
+  /**
+   * What the hub has done and holds, now: connections (open, opened, closed), events published,
+   * delivered and replayed, bytes written, gaps, evictions and refusals by reason, queued bytes and
+   * congested streams, and the backplane's state. Cheap: counters are kept as the hub works; only
+   * `queuedBytes` walks the open streams.
+   */
+  stats(): HubStats {
+    const k = this.counters;
+    let queuedBytes = 0;
+    for (const c of this.registry.all) queuedBytes += c.bufferedBytes;
+    const stats: HubStats = {
+      state: this.lifeState,
+      connections: this.registry.size,
+      connectionsOpened: k.opened,
+      connectionsClosed: k.closed,
+      eventsPublished: k.published,
+      events: k.events,
+      deliveries: k.deliveries,
+      bytesWritten: k.bytes,
+      eventsReplayed: k.replayed,
+      gaps: { ...k.gaps },
+      evictions: { ...k.evictions },
+      refusals: { ...k.refusals },
+      queuedBytes,
+      congested: this.delivery.congestedCount,
+      lastEventId: this.headId,
+    };
+    if (this.shared) stats.backplane = { state: this.shared.state, ...this.shared.backplane.stats?.() };
+    return stats;
+  }
+
+  /**
+   * Whether this instance should receive new streams (`ready`: open, not draining, and with a
+   * backplane neither still joining nor in an outage longer than `maxOutage`) and whether it is
+   * alive (`live`: not closed). A short outage keeps it ready: every instance shares the backplane,
+   * so taking them all out of a load balancer at once would refuse every client, while streams opened
+   * now get their events once the backplane is back.
+   * @param options.maxOutage ms a backplane outage may last before the hub stops being ready. Default: 30000.
+   * @returns `{ ready, live, state, backplane, reasons }`, `reasons` saying why it is not ready.
+   */
+  health(options: { maxOutage?: number } = {}): HubHealth {
+    const maxOutage = options.maxOutage ?? 30_000;
+    const reasons: string[] = [];
+    if (this.lifeState !== 'open') reasons.push(`hub ${this.lifeState}`);
+    const link = this.shared?.state;
+    if (link === 'connecting') reasons.push('backplane connecting');
+    const outage = this.shared?.outageMs() ?? 0;
+    if (outage > maxOutage) reasons.push(`backplane unreachable for ${Math.round(outage / 1000)} s`);
+    return { ready: reasons.length === 0, live: this.lifeState !== 'closed', state: this.lifeState, backplane: link, reasons };
   }
 
   // ---- life ----------------------------------------------------------------------------------

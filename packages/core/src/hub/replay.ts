@@ -6,6 +6,7 @@ import type { Entry, History } from './history';
 import type { IdSource } from './ids';
 import type { HubConfig } from './options';
 import { mayReceive } from './registry';
+import type { Counters } from './stats';
 
 /** Why a client's Last-Event-ID could not be honoured from the history. */
 export type GapReason = 'unknown-id' | 'expired' | 'restart' | 'unavailable' | `backplane-${string}`;
@@ -31,6 +32,7 @@ export class Replay {
     private readonly ids: IdSource,
     /** The id of the newest entry, the head a gap moves the client to. */
     private readonly head: () => string | undefined,
+    private readonly counters: Counters,
   ) {
     this.limits = { maxIdLength: config.maxIdLength };
   }
@@ -62,7 +64,9 @@ export class Replay {
     if (plan.kind === 'replay') {
       // No id on the signal: a client that drops during this replay comes back with its old id and gets it again.
       if (plan.restart) out.push(this.resyncFrame(c.lastEventId!, 'restart', false));
+      const before = out.length;
       for (const e of plan.entries) if (mayReceive(c, e.to, e.channels)) out.push(e.bytes);
+      this.counters.replayed += out.length - before;
     }
     return out;
   }
@@ -78,6 +82,7 @@ export class Replay {
    * resumes from there. Calls `start` with the finished prelude.
    */
   fillGap(c: Connection, lastEventId: string, reason: GapReason, prelude: Uint8Array[], start: () => void): void {
+    this.counters.gap(reason);
     const init = this.config.initMessages;
     if (!init) {
       prelude.push(this.resyncFrame(lastEventId, reason));
@@ -94,6 +99,7 @@ export class Replay {
       const frames = messages.map((m, i) => (validateMessage(m, this.limits), encodeEvent(m, m.id ?? (i === last ? headId : undefined))));
       prelude.push(...frames);
       if (idOnly) prelude.push(encodeIdOnly(headId!));
+      this.counters.gaps.filled++;
       start();
     };
     const fail = (err: unknown) => {

@@ -15,6 +15,7 @@ import type { IdSource } from './ids';
 import type { HubConfig } from './options';
 import { mayReceive } from './registry';
 import type { GapReason, Replay } from './replay';
+import type { Counters } from './stats';
 
 /** What the shared log needs of its hub. */
 export interface SharedLogHost {
@@ -22,6 +23,9 @@ export interface SharedLogHost {
   readonly history: History;
   readonly ids: IdSource;
   readonly replay: Replay;
+  readonly counters: Counters;
+  /** Open streams now, each told when the log loses history. */
+  readonly size: number;
   /** Keeps an entry and hands it to its recipients, as for a broadcast of this hub. */
   fanOut(entry: Entry): void;
   /** Queues a frame that is not an entry (a resync notice) for every open connection. */
@@ -60,6 +64,8 @@ export class SharedLog {
   /** Times the shared log lost history; a replay that started before one cannot be trusted. */
   resets = 0;
   state: BackplaneState = 'connecting';
+  /** `Date.now()` when the current outage began. */
+  private outageSince: number | undefined;
   private readonly waiters = new Set<PosWaiter>();
   /** Shared replays in progress, each collecting what this hub applies meanwhile. */
   readonly taps = new Set<TapItem[]>();
@@ -107,6 +113,11 @@ export class SharedLog {
     if (this.pos >= pos) w.wake();
   }
 
+  /** How long the current outage has lasted (catching up counts as still out); 0 when there is none. */
+  outageMs(): number {
+    return this.outageSince === undefined ? 0 : Date.now() - this.outageSince;
+  }
+
   async close(): Promise<void> {
     for (const w of this.waiters) clearTimeout(w.timer);
     this.waiters.clear();
@@ -135,6 +146,7 @@ export class SharedLog {
     this.resets++;
     this.pos = pos;
     this.host.history.clear();
+    this.host.counters.gap(`backplane-${reason}`, this.host.size);
     this.host.tellEveryone(this.host.replay.resyncFrame(null, `backplane-${reason}`));
     this.wake();
   }
@@ -143,6 +155,8 @@ export class SharedLog {
     const was = this.state;
     if (state === was) return;
     this.state = state;
+    if (state === 'outage') this.outageSince ??= Date.now();
+    else if (state === 'connected') this.outageSince = undefined;
     const logger = this.host.config.logger;
     if (state === 'outage') logger?.warn?.('ssehub: backplane unreachable; broadcasts wait until it returns', { ...detail, was });
     else logger?.info?.(`ssehub: backplane ${state}`, { ...detail, was });
@@ -197,6 +211,7 @@ class SharedReplay {
     for (const e of r.entries) {
       if (mayReceive(this.c, e.to, sharedChannels(e.channel))) {
         this.prelude.push(encodeEvent({ data: e.data, event: e.event, retry: e.retry }, e.id));
+        this.log.host.counters.replayed++;
       }
     }
     if (r.from <= upTo) return this.finish(upTo);

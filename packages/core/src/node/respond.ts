@@ -45,6 +45,7 @@ export interface ServeNodeOptions extends Pick<StreamOptions<unknown>, 'headers'
 export function serveNode(hub: Hub<any>, res: ServerResponse, params: ConnectParams, options: ServeNodeOptions = {}): Client | undefined {
   const refused = hubRefusal(hub);
   if (refused) {
+    hub.countRefusal(refused);
     sendNodeAnswer(res, refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers }));
     return undefined;
   }

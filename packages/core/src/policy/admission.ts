@@ -2,7 +2,7 @@ import type { ConnectParams, Hub } from '../hub/hub';
 import { channelProblem } from '../wire/validate';
 import { acceptsGzip, corsHeaders, preflight, verdictOf } from './access';
 import { textAnswer, type HttpAnswer } from './http';
-import { hubRefusal, refusal, wantsEventStream } from './refusal';
+import { hubRefusal, refusal, wantsEventStream, type RefusalReason } from './refusal';
 import { connectParams, STREAM_DEFAULTS, type StreamGrant, type StreamOptions, type StreamRequest } from './stream-options';
 
 /** What a request to a stream endpoint turns into. */
@@ -36,18 +36,18 @@ export async function admitStream<Req>(hub: Hub<any>, req: Req, request: StreamR
 
   const extra = cors ? corsHeaders(cors, request.header('origin')) : {};
   // Refusing here saves a connection the browser would not let the page read anyway.
-  if (!extra) return answer(textAnswer(403, 'ssehub: origin not allowed\n'));
+  if (!extra) return denied(hub, textAnswer(403, 'ssehub: origin not allowed\n'));
   const eventStream = wantsEventStream(request.header('accept'));
   // Before `authorize`: a hub that cannot take the stream anyway spends nothing on it.
   const refused = hubRefusal(hub);
-  if (refused) return answer(refusal(refused, { retryAfter: options.retryAfter, eventStream, headers: extra }));
+  if (refused) return denied(hub, refusal(refused, { retryAfter: options.retryAfter, eventStream, headers: extra }), refused);
 
   let params = connectParams(req, request, options);
   if (options.authorize) {
     const said: unknown = await options.authorize(req);
     const verdict = verdictOf(said, true);
     if (verdict === 'grant') params = grant(params, said as StreamGrant);
-    else if (verdict !== 'allow') return answer(textAnswer(verdict.status, `ssehub: ${verdict.message}\n`, extra));
+    else if (verdict !== 'allow') return denied(hub, textAnswer(verdict.status, `ssehub: ${verdict.message}\n`, extra));
   }
 
   const channels = new Set<string>();
@@ -63,7 +63,7 @@ export async function admitStream<Req>(hub: Hub<any>, req: Req, request: StreamR
   }
   const maxPerClient = options.maxConnectionsPerClient ?? STREAM_DEFAULTS.maxConnectionsPerClient;
   if (params.clientId && hub.clientSize(params.clientId) >= maxPerClient) {
-    return answer(refusal('client-limit', { retryAfter: options.retryAfter, eventStream, headers: extra }));
+    return denied(hub, refusal('client-limit', { retryAfter: options.retryAfter, eventStream, headers: extra }), 'client-limit');
   }
   const gzip = options.compress === true && acceptsGzip(request.header('accept-encoding'));
   return { kind: 'stream', params: { ...params, channels }, headers: { ...options.headers, ...extra }, gzip, eventStream };
@@ -71,6 +71,12 @@ export async function admitStream<Req>(hub: Hub<any>, req: Req, request: StreamR
 
 function answer(a: HttpAnswer): Admission {
   return { kind: 'answer', answer: a };
+}
+
+/** A refusal or a denial, counted in the hub's stats by its reason (401: unauthorized, 403: forbidden). */
+function denied(hub: Hub<any>, a: HttpAnswer, reason?: RefusalReason): Admission {
+  hub.countRefusal(reason ?? (a.status === 401 ? 'unauthorized' : 'forbidden'));
+  return answer(a);
 }
 
 /** Applies a grant: the granted client id replaces the requested one; channels are narrowed to the granted ones. */

@@ -29,7 +29,10 @@ export interface ServeWebOptions extends Pick<StreamOptions<unknown>, 'headers' 
  */
 export function serveWeb(hub: Hub<any>, params: ConnectParams, options: ServeWebOptions = {}): Response {
   const refused = hubRefusal(hub);
-  if (refused) return webAnswer(refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers }));
+  if (refused) {
+    hub.countRefusal(refused);
+    return webAnswer(refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers }));
+  }
   const sink = options.gzip ? new GzipWebSink(options.gzip) : new WebSink();
   const { signal } = options;
   if (signal) {
