@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Client, Delivered } from '@ssehub/core';
-import { ADAPTERS } from '../src/servers';
+import { EXAMPLE_ADAPTERS } from '../src/servers';
 import { ARTIFACTS, inPage, launchBrowser, pageState, startExample, texts, until, waitForText, type Example } from './harness';
 
 jest.setTimeout(60_000);
@@ -21,7 +21,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe.each(ADAPTERS)('the demo page on %s', (adapter) => {
+describe.each(EXAMPLE_ADAPTERS)('the demo page on %s', (adapter) => {
   let example: Example;
   let context: BrowserContext;
   let pageErrors: string[];

@@ -11,7 +11,7 @@ import { Demo } from '../../../examples/shared/src';
 import { createServer as expressServer } from '../../../examples/express/src/app';
 import { createServer as koaServer } from '../../../examples/koa/src/app';
 import { createServer as honoServer } from '../../../examples/hono/src/app';
-import type { AdapterName } from '../src/servers';
+import type { ExampleName } from '../src/servers';
 
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = path.resolve(__dirname, '../../../test-artifacts');
@@ -40,7 +40,7 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-const SERVERS: Record<AdapterName, (demo: Demo) => http.Server> = {
+const SERVERS: Record<ExampleName, (demo: Demo) => http.Server> = {
   express: expressServer,
   koa: koaServer,
   hono: honoServer,
@@ -57,7 +57,7 @@ export interface Example {
  * Starts an example's own server (the one `pnpm start` runs) on port 0, with no ticker so the tests
  * decide every event. A short retry makes the browser reconnect quickly.
  */
-export async function startExample(adapter: AdapterName, hub: HubOptions = { history: 500, retry: 250 }): Promise<Example> {
+export async function startExample(adapter: ExampleName, hub: HubOptions = { history: 500, retry: 250 }): Promise<Example> {
   const demo = new Demo({ hub, tickMs: 0 });
   const server = SERVERS[adapter](demo);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ADAPTERS } from '../src/servers';
+import { EXAMPLE_ADAPTERS } from '../src/servers';
 
 jest.setTimeout(60_000);
 
@@ -34,7 +34,7 @@ function start(name: string): { child: ChildProcess; url: Promise<string>; outpu
   return { child, url, output: () => out };
 }
 
-describe.each(ADAPTERS)('examples/%s start script', (name) => {
+describe.each(EXAMPLE_ADAPTERS)('examples/%s start script', (name) => {
   test('prints its URL, serves the page and the stream, and stops on SIGTERM', async () => {
     const { child, url: printed, output } = start(name);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,6 +1,7 @@
 /**
  * Compression: the stream's own gzip (flushed after every event), and compression middleware in
- * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`). Either way each
+ * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`, and `compression` in
+ * front of a Fetch handler, as Next.js has it). Either way each
  * event must reach the client before the next one is sent. On each supported major of every framework.
  */
 import http from 'node:http';
@@ -12,11 +13,14 @@ import { createParser } from 'eventsource-parser';
 import { Hono } from 'hono';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
 import { sse as honoSse } from '@ssehub/hono';
-import { FRAMEWORKS, startServer, type Mounts, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type FetchApp, type Mounts, type TestServer } from '../src/servers';
 import { waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
 jest.setTimeout(20_000);
+
+/** `compression` as plain Node middleware, in front of the Fetch bridge. */
+const nodeCompression = compression({ threshold: 0 }) as unknown as Parameters<FetchApp['node']>[0];
 
 /** A stream read by Node's HTTP client that gunzips when the server says it gzipped. */
 class DecodingStream {
@@ -115,6 +119,8 @@ describe.each(FRAMEWORKS)('$name compression', (framework) => {
       express: (app) => app.use(compression({ threshold: 0 })),
       koa: (app) => app.use(koaCompress({ threshold: 0 })),
       hono: (app) => app.use(honoCompress()),
+      // The compression Next.js puts in front of its route handlers (`compress`, on by default) is this package.
+      fetch: (app) => app.node(nodeCompression),
     };
     await setup({}, mount);
     const s = await open('gzip, deflate, br');
@@ -126,6 +132,8 @@ describe.each(FRAMEWORKS)('$name compression', (framework) => {
       express: (app) => app.use(compression({ threshold: 0 })),
       koa: (app) => app.use(koaCompress({ threshold: 0 })),
       hono: (app) => app.use(honoCompress()),
+      // The compression Next.js puts in front of its route handlers (`compress`, on by default) is this package.
+      fetch: (app) => app.node(nodeCompression),
     };
     await setup({ compress: true }, mount);
     const s = await open('gzip');
@@ -153,6 +161,10 @@ describe('compression middleware is active on other routes', () => {
       hono: (app) => {
         app.use(honoCompress());
         app.get('/big', (c) => c.text(big));
+      },
+      fetch: (app) => {
+        app.node(nodeCompression);
+        app.route('/big', () => new Response(big, { headers: { 'Content-Type': 'text/plain' } }));
       },
     };
     const server = await startServer(framework, hub, { mount });

@@ -13,6 +13,7 @@ const header: Record<AdapterName, (req: any, name: string) => string | undefined
   express: (req, name) => req.header(name) ?? undefined,
   koa: (ctx, name) => ctx.get(name) || undefined,
   hono: (c, name) => c.req.header(name),
+  fetch: (request: Request, name) => request.headers.get(name) ?? undefined,
 };
 
 interface RawResult {

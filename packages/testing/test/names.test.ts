@@ -7,6 +7,7 @@ import { createHub, type Hub } from '@ssehub/core';
 import { publish as expressPublish } from '@ssehub/express';
 import { publish as koaPublish } from '@ssehub/koa';
 import { publish as honoPublish } from '@ssehub/hono';
+import { publish as fetchPublish } from '@ssehub/fetch';
 import { ADAPTERS, startServer, type Mounts, type TestServer } from '../src/servers';
 import { HttpStream, failOnUnhandledRejections, waitUntil } from '../src/clients';
 
@@ -16,6 +17,7 @@ const api: Mounts = {
   express: (app) => app.use('/api', expressPublish(hubRef(), { public: true })),
   koa: (app) => app.use(koaPublish(hubRef(), { public: true, prefix: '/api' })),
   hono: (app) => app.use('/api/*', honoPublish(hubRef(), { public: true, prefix: '/api' })),
+  fetch: (app) => app.route('/api/*', fetchPublish(hubRef(), { public: true, prefix: '/api' })),
 };
 let current: Hub;
 function hubRef(): Hub {

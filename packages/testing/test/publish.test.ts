@@ -7,6 +7,7 @@ import { createHub, type Hub, type PublishOptions } from '@ssehub/core';
 import { publish as expressPublish } from '@ssehub/express';
 import { publish as koaPublish } from '@ssehub/koa';
 import { publish as honoPublish } from '@ssehub/hono';
+import { publish as fetchPublish } from '@ssehub/fetch';
 import { FRAMEWORKS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { HttpStream, waitUntil } from '../src/clients';
 
@@ -21,6 +22,7 @@ function mountApi(hub: () => Hub, options: PublishOptions<any>): Mounts {
     express: (app) => app.use('/api', expressPublish(hub(), options)),
     koa: (app) => app.use(koaPublish(hub(), { ...options, prefix: '/api' })),
     hono: (app) => app.use('/api/*', honoPublish(hub(), { ...options, prefix: '/api' })),
+    fetch: (app) => app.route('/api/*', fetchPublish(hub(), { ...options, prefix: '/api' })),
   };
 }
 
@@ -128,6 +130,8 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
           app.use(koaPublish(hub, { token: TOKEN, prefix: '/api' }));
         },
         hono: (app) => app.use('/api/*', honoPublish(hub, { token: TOKEN, prefix: '/api' })),
+        // No framework parses bodies in front of a Fetch handler: it reads the body itself.
+        fetch: (app) => app.route('/api/*', fetchPublish(hub, { token: TOKEN, prefix: '/api' })),
       };
       server = await startServer(framework, hub, { mount: mounts });
       const s = await stream();
@@ -244,6 +248,7 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
         express: (req) => req.header('x-role'),
         koa: (ctx) => ctx.get('x-role') || undefined,
         hono: (c) => c.req.header('x-role'),
+        fetch: (request: Request) => request.headers.get('x-role') ?? undefined,
       };
       await setup({
         authorize: async (req) => {
@@ -262,7 +267,7 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
 
     it('refuses to create an API with no access check unless it is made public explicitly', async () => {
       hub = createHub({ heartbeat: 0 });
-      const make = { express: expressPublish, koa: koaPublish, hono: honoPublish }[adapter] as (h: Hub, o: object) => unknown;
+      const make = { express: expressPublish, koa: koaPublish, hono: honoPublish, fetch: fetchPublish }[adapter] as (h: Hub, o: object) => unknown;
       expect(() => make(hub, {})).toThrow(TypeError);
       expect(() => make(hub, { token: '' })).toThrow(TypeError);
       expect(() => make(hub, { public: false })).toThrow(TypeError);
@@ -394,6 +399,12 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
         hono: (app) => {
           app.use('/api/*', honoPublish(hub2, { token: TOKEN, prefix: '/api' }));
           app.get('/api/users', (c) => c.json(['ann']));
+        },
+        // No next handler: the app's own route is matched first (as a Next.js app router would), and
+        // the API answers 404 itself for paths outside its segments.
+        fetch: (app) => {
+          app.route('/api/users', () => Response.json(['ann']));
+          app.route('/api/*', fetchPublish(hub2, { token: TOKEN, prefix: '/api' }));
         },
       };
       const server2 = await startServer(framework, hub2, { mount: other });
