@@ -79,7 +79,7 @@ export function sse(hub: Hub<any>, options: SseOptions = {}): FetchHandler {
  * There is no next handler to pass to, so a path outside the API (outside `prefix`, or not one of
  * `/`, `/broadcast`, `/channels/...`, `/clients/...` below it) is answered `404` with JSON
  * `{ "error": "no such route" }`, as unknown routes inside it are. Mount it where the API should live
- * and set `prefix` to that path: in Next.js, `app/api/[...path]/route.ts` with `prefix: '/api'`,
+ * and set `prefix` to that path: in Next.js, `app/api/[[...path]]/route.ts` with `prefix: '/api'`,
  * exported as GET, HEAD, POST, DELETE and OPTIONS.
  * @throws TypeError now when none of `token`, `authorize` and `public: true` is given, or `prefix` is malformed.
  * @example const api = publish(hub, { prefix: '/api', token: process.env.SSEHUB_TOKEN });
