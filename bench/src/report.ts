@@ -173,6 +173,8 @@ const COLORS: Record<ServerKind, string> = {
   'ssehub-express': '#1f77b4',
   'ssehub-koa': '#4c9be0',
   'ssehub-hono': '#8cc2f0',
+  'ssehub-fetch-bun': '#17becf',
+  'hono-streamsse': '#ff7f0e',
   'better-sse': '#d62728',
   'node-http': '#7f7f7f',
   'raw-socket': '#2ca02c',
