@@ -83,6 +83,21 @@ export function evaluate(run: RunResult): Target[] {
     const hono = a('ssehub-hono');
     if (koa) add('(a) Koa CPU/delivery vs Express', koa.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.2, 'at most 1.2x');
     if (hono) add('(a) Hono CPU/delivery vs Express', hono.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.5, 'at most 1.5x');
+    const streamSse = a('hono-streamsse');
+    if (hono && streamSse) {
+      add("(a) Hono CPU/delivery vs Hono's own streamSSE", hono.cpuUsPerDelivery / streamSse.cpuUsPerDelivery, 1, 'below 1x');
+    }
+    const fetchBun = a('ssehub-fetch-bun');
+    if (fetchBun && streamSse) {
+      add(
+        "(a) Fetch under Bun CPU/delivery vs Hono's own streamSSE (context)",
+        fetchBun.cpuUsPerDelivery / streamSse.cpuUsPerDelivery,
+        1,
+        'not an issue target: another runtime, and a Fetch handler has no framework helper of its own',
+        false,
+        true,
+      );
+    }
     const node = a('node-http');
     if (node) {
       add('(a) Express idle memory/connection vs node:http', ex.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
