@@ -4,7 +4,7 @@ import type { Config } from 'jest';
 const moduleNameMapper = {
   '^@ssehub/core/adapter$': '<rootDir>/packages/core/src/adapter.ts',
   '^@ssehub/core/adapter/node$': '<rootDir>/packages/core/src/adapter-node.ts',
-  '^@ssehub/(core|express|koa|hono|fastify|redis|client|server|metrics)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@ssehub/(core|express|koa|hono|fastify|fetch|redis|client|server|metrics)$': '<rootDir>/packages/$1/src/index.ts',
 };
 
 const common = {

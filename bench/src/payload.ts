@@ -4,6 +4,23 @@
  * The data carries its send time (process.hrtime, the same monotonic clock in every process).
  */
 
+/**
+ * How far this process's `process.hrtime` is behind Node's: 0 in Node, whose hrtime is the system's
+ * monotonic clock (the load generator reads it too). Bun's hrtime counts from its own start instead,
+ * so bun-server.ts sets the offset its relay measured (see server.ts).
+ */
+let clockOffsetNs = 0n;
+
+/** Sets {@link clockOffsetNs}. */
+export function alignClock(offsetNs: bigint): void {
+  clockOffsetNs = offsetNs;
+}
+
+/** Now, in ns, on the monotonic clock every bench process shares. */
+export function nowNs(): bigint {
+  return process.hrtime.bigint() + clockOffsetNs;
+}
+
 /** Bytes of one event on the SSE wire, id and data lines and the blank line included (scenarios a-c). */
 export const EVENT_BYTES = 128;
 
@@ -18,7 +35,7 @@ export function eventId(n: number): string {
  * is added.
  */
 export function eventData(n: number, overhead: number, size = EVENT_BYTES): string {
-  const t = String(process.hrtime.bigint()).padStart(16, '0');
+  const t = String(nowNs()).padStart(16, '0');
   const head = `{"t":"${t}","n":"${String(n).padStart(6, '0')}","p":"`;
   const pad = size - overhead - head.length - 2;
   if (pad < 0) throw new Error(`bench: event size ${size} too small for overhead ${overhead}`);

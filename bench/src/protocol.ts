@@ -1,7 +1,22 @@
 /** The messages the orchestrator (run.ts) exchanges with its child processes over IPC. */
 
-/** The servers under test. */
-export const SERVERS = ['ssehub-express', 'ssehub-koa', 'ssehub-hono', 'ssehub-fastify', 'better-sse', 'fastify-sse', 'node-http', 'raw-socket'] as const;
+/**
+ * The servers under test. `hono-streamsse` is Hono's own `streamSSE` helper on `@hono/node-server`;
+ * `fastify-sse` is `@fastify/sse` on Fastify 5; `ssehub-fetch-bun` is `@ssehub/fetch` under the real
+ * `Bun.serve` (a Bun process, bun-server.ts).
+ */
+export const SERVERS = [
+  'ssehub-express',
+  'ssehub-koa',
+  'ssehub-hono',
+  'ssehub-fastify',
+  'ssehub-fetch-bun',
+  'better-sse',
+  'hono-streamsse',
+  'fastify-sse',
+  'node-http',
+  'raw-socket',
+] as const;
 /** Also run in (a): raw writes of pre-framed chunks on node:http's own sockets, the floor of any node:http server. */
 export const EXTRA_SERVERS = ['raw-http-socket'] as const;
 export type ServerKind = (typeof SERVERS)[number] | (typeof EXTRA_SERVERS)[number];
@@ -45,6 +60,12 @@ export type FromServer =
       /** Failed accepts (EMFILE once the descriptor limit is reached). */
       acceptErrors: number;
     };
+
+/**
+ * Between server.ts and bun-server.ts only: Bun's `process.hrtime` counts from its own start, so the
+ * relay measures the offset to Node's (the shared monotonic clock) with pings and sends it.
+ */
+export type ClockMessage = { type: 'ping' } | { type: 'pong'; ns: string } | { type: 'offset'; ns: string };
 
 export interface LoadSpec {
   port: number;

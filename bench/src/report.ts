@@ -85,6 +85,21 @@ export function evaluate(run: RunResult): Target[] {
     if (hono) add('(a) Hono CPU/delivery vs Express', hono.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.5, 'at most 1.5x');
     const fastify = a('ssehub-fastify');
     if (fastify) add('(a) Fastify CPU/delivery vs Express', fastify.cpuUsPerDelivery / ex.cpuUsPerDelivery, 1.1, 'at most 1.1x');
+    const streamSse = a('hono-streamsse');
+    if (hono && streamSse) {
+      add("(a) Hono CPU/delivery vs Hono's own streamSSE", hono.cpuUsPerDelivery / streamSse.cpuUsPerDelivery, 1, 'below 1x');
+    }
+    const fetchBun = a('ssehub-fetch-bun');
+    if (fetchBun && streamSse) {
+      add(
+        "(a) Fetch under Bun CPU/delivery vs Hono's own streamSSE (context)",
+        fetchBun.cpuUsPerDelivery / streamSse.cpuUsPerDelivery,
+        1,
+        'not an issue target: another runtime, and a Fetch handler has no framework helper of its own',
+        false,
+        true,
+      );
+    }
     const node = a('node-http');
     if (node) {
       add('(a) Express idle memory/connection vs node:http', ex.idleBytesPerConn / node.idleBytesPerConn, 1.2, 'at most 1.2x');
@@ -188,9 +203,11 @@ const COLORS: Record<ServerKind, string> = {
   'ssehub-express': '#1f77b4',
   'ssehub-koa': '#4c9be0',
   'ssehub-hono': '#8cc2f0',
-  'ssehub-fastify': '#17becf',
+  'ssehub-fastify': '#bcbd22',
+  'ssehub-fetch-bun': '#17becf',
+  'hono-streamsse': '#ff7f0e',
   'better-sse': '#d62728',
-  'fastify-sse': '#ff7f0e',
+  'fastify-sse': '#e377c2',
   'node-http': '#7f7f7f',
   'raw-socket': '#2ca02c',
   'raw-http-socket': '#98df8a',

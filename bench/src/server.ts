@@ -4,15 +4,17 @@
  * orchestrator asks over IPC, so publishing costs nothing but the server's own work.
  * Heartbeats are off unless a heartbeat period is given (the capacity scenario's servers send them).
  */
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { getHeapStatistics } from 'node:v8';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Koa from 'koa';
 import { Hono } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { serve as serveHono } from '@hono/node-server';
 import Fastify from 'fastify';
 import fastifySse from '@fastify/sse';
@@ -25,14 +27,11 @@ import { sse as honoSse } from '@ssehub/hono';
 import { sse as fastifyHubSse } from '@ssehub/fastify';
 import { eventData, eventId, plainEvent, PLAIN_OVERHEAD } from './payload';
 import { fdLimit, openFds } from './fds';
-import { HEARTBEAT_SERVERS, type FromServer, type LoopSpec, type ServerKind, type ToServer } from './protocol';
+import { control, type Publisher } from './control';
+import { HEARTBEAT_SERVERS, type ClockMessage, type FromServer, type ServerKind, type ToServer } from './protocol';
 
-interface UnderTest {
+interface UnderTest extends Publisher {
   server: net.Server;
-  /** Publishes event `n`, `size` bytes on the SSE wire, to every connection. */
-  publish(n: number, size: number): void;
-  clients(): number;
-  evicted(): number;
 }
 
 const SSE_HEAD = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
@@ -159,6 +158,33 @@ function nodeHttp(heartbeat: number): UnderTest {
   };
 }
 
+/**
+ * Hono's own SSE helper, `streamSSE` from 'hono/streaming', on `@hono/node-server`: each handler
+ * keeps its stream open until the client leaves, and a broadcast writes the event to every open
+ * stream with `writeSSE` (which frames it as `data: ...\nid: ...\n\n`, the same bytes as the others
+ * in another order), as an app on the helper would.
+ */
+function honoStreamSse(): UnderTest {
+  const streams = new Set<SSEStreamingApi>();
+  const app = new Hono();
+  app.get('/events', (c) =>
+    streamSSE(c, async (stream) => {
+      streams.add(stream);
+      await new Promise<void>((resolve) => stream.onAbort(resolve));
+      streams.delete(stream);
+    }),
+  );
+  return {
+    server: serveHono({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as net.Server,
+    publish: (n, size) => {
+      const message = { id: eventId(n), data: eventData(n, PLAIN_OVERHEAD, size) };
+      for (const stream of streams) void stream.writeSSE(message);
+    },
+    clients: () => streams.size,
+    evicted: () => 0,
+  };
+}
+
 function rawSocket(): UnderTest {
   const sockets = new Set<net.Socket>();
   const head = Buffer.from(
@@ -227,6 +253,10 @@ function create(kind: ServerKind, heartbeat: number): UnderTest {
       return ssehub('fastify', heartbeat);
     case 'fastify-sse':
       return fastifySseServer();
+    case 'hono-streamsse':
+      return honoStreamSse();
+    case 'ssehub-fetch-bun':
+      throw new Error('bench: ssehub-fetch-bun runs under Bun (bun-server.ts), not in this process');
     case 'better-sse':
       return betterSse(heartbeat);
     case 'node-http':
@@ -238,42 +268,79 @@ function create(kind: ServerKind, heartbeat: number): UnderTest {
   }
 }
 
-/** `f()`, or null when it fails (EMFILE: no descriptor left to open a file under /proc). */
-function orNull(f: () => number): number | null {
-  try {
-    return f();
-  } catch {
-    return null;
-  }
-}
-
 function send(msg: FromServer): void {
   process.send!(msg);
 }
 
-async function runLoop(ut: UnderTest, loop: LoopSpec): Promise<void> {
-  const start = process.hrtime.bigint();
-  send({ type: 'started', startNs: String(start) });
-  const periodNs = loop.rate > 0 ? 1e9 / loop.rate : 0;
-  let n = 0;
-  while (n < loop.events) {
-    for (let i = 0; i < loop.burst && n < loop.events; i++) ut.publish(++n, loop.size);
-    if (periodNs > 0) {
-      // Paced from the start time, so timer lateness does not accumulate.
-      const due = Number(start) + n * periodNs;
-      const wait = (due - Number(process.hrtime.bigint())) / 1e6;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
-    } else {
-      await nextTurn();
-    }
+/**
+ * `ssehub-fetch-bun`: starts bun-server.ts under the real Bun (the binary of the `bun` npm package)
+ * and relays the orchestrator's messages to it and its answers back, one JSON object a line. This
+ * process only relays: the figures are the Bun process's own.
+ */
+function relayToBun(heartbeat: number): void {
+  let bin: string;
+  try {
+    bin = path.join(path.dirname(require.resolve('bun/package.json')), 'bin', 'bun.exe');
+  } catch (err) {
+    process.stderr.write(`bench: the bun npm package (a dependency of bench) is missing: ${String(err)}\n`);
+    process.exit(1);
   }
-  send({ type: 'published', endNs: String(process.hrtime.bigint()) });
+  const child = spawn(bin, ['run', path.join(__dirname, 'bun-server.ts'), String(heartbeat)], {
+    cwd: path.join(__dirname, '..'),
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const toBun = (msg: ToServer | ClockMessage) => void child.stdin!.write(JSON.stringify(msg) + '\n');
+  let pong: ((bunNs: bigint) => void) | undefined;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('{')) return void process.stderr.write(`bench: bun-server: ${line}\n`);
+    const msg = JSON.parse(line) as FromServer | ClockMessage;
+    if (msg.type === 'pong') pong?.(BigInt(msg.ns));
+    else if (msg.type === 'ping' || msg.type === 'offset') return;
+    else if (msg.type === 'ready') void alignBunClock(toBun, (f) => (pong = f)).then(() => send(msg));
+    else send(msg);
+  });
+  child.once('error', (err) => {
+    process.stderr.write(`bench: could not start ${bin}: ${String(err)}\n`);
+    process.exit(1);
+  });
+  child.once('exit', (code, signal) => {
+    process.stderr.write(`bench: bun-server exited (${code ?? signal})\n`);
+    process.exit(1);
+  });
+  process.on('message', (msg: ToServer) => toBun(msg));
+  process.on('disconnect', () => {
+    child.removeAllListeners('exit');
+    child.once('exit', () => process.exit(0));
+    child.stdin!.end();
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+/**
+ * Measures how far Bun's hrtime is behind this process's (the monotonic clock the load generator
+ * reads) and tells Bun: of 30 pings, the one with the shortest round trip, taking Bun's reading as
+ * made halfway through it. The error is at most half that round trip (tens of µs).
+ */
+async function alignBunClock(toBun: (msg: ClockMessage) => void, onPong: (f: (bunNs: bigint) => void) => void): Promise<void> {
+  let best: { rtt: bigint; offset: bigint } | undefined;
+  for (let i = 0; i < 30; i++) {
+    const sent = process.hrtime.bigint();
+    const bunNs = await new Promise<bigint>((resolve) => {
+      onPong(resolve);
+      toBun({ type: 'ping' });
+    });
+    const back = process.hrtime.bigint();
+    const rtt = back - sent;
+    if (!best || rtt < best.rtt) best = { rtt, offset: sent + rtt / 2n - bunNs };
+  }
+  toBun({ type: 'offset', ns: String(best!.offset) });
 }
 
 function main(): void {
   const kind = process.argv[2] as ServerKind;
-  const ut = create(kind, Number(process.argv[3] ?? 0));
-  let cpuStart: NodeJS.CpuUsage | undefined;
+  const heartbeat = Number(process.argv[3] ?? 0);
+  if (kind === 'ssehub-fetch-bun') return relayToBun(heartbeat);
+  const ut = create(kind, heartbeat);
   let acceptErrors = 0;
   // Main-thread GC pauses so far: part of the CPU an idle window measures, and its noisiest part.
   let gcMs = 0;
@@ -292,43 +359,10 @@ function main(): void {
   const ready = () =>
     send({ type: 'ready', port: (ut.server.address() as AddressInfo).port, fds: openFds(), fdLimit: fdLimit() });
   if (ut.server.listening) ready();
-  else if (kind === 'ssehub-hono' || kind === 'ssehub-fastify' || kind === 'fastify-sse') ut.server.once('listening', ready);
+  else if (kind === 'ssehub-hono' || kind === 'ssehub-fastify' || kind === 'fastify-sse' || kind === 'hono-streamsse') ut.server.once('listening', ready);
   else ut.server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, ready);
 
-  process.on('message', (msg: ToServer) => {
-    if (msg.type === 'mem') {
-      global.gc?.();
-      // The heap figures come from V8 itself: reading RSS and the descriptors opens a file under
-      // /proc, which fails (EMFILE) once the streams have taken every descriptor the limit allows.
-      const h = getHeapStatistics();
-      send({
-        type: 'mem',
-        rss: orNull(() => process.memoryUsage.rss()),
-        heapUsed: h.used_heap_size,
-        heapTotal: h.total_heap_size,
-        external: h.external_memory,
-        clients: ut.clients(),
-        fds: orNull(openFds),
-      });
-    } else if (msg.type === 'cpu') {
-      const cpu = process.cpuUsage();
-      send({ type: 'cpu', cpuUs: cpu.user + cpu.system, ns: String(process.hrtime.bigint()), gcMs });
-    } else if (msg.type === 'run') {
-      cpuStart = process.cpuUsage();
-      void runLoop(ut, msg.loop);
-    } else if (msg.type === 'stats') {
-      const cpu = process.cpuUsage(cpuStart);
-      send({
-        type: 'stats',
-        cpuUs: cpu.user + cpu.system,
-        maxRss: process.resourceUsage().maxRSS * 1024,
-        rss: orNull(() => process.memoryUsage.rss()),
-        evicted: ut.evicted(),
-        clients: ut.clients(),
-        acceptErrors,
-      });
-    }
-  });
+  process.on('message', control(ut, send, { gc: () => global.gc?.(), gcMs: () => gcMs, acceptErrors: () => acceptErrors }));
   process.on('disconnect', () => process.exit(0));
 }
 

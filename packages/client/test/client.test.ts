@@ -14,6 +14,7 @@ const headerOf: Record<AdapterName, (req: any, name: string) => string | undefin
   koa: (ctx, name) => ctx.get(name) || undefined,
   hono: (c, name) => c.req.header(name),
   fastify: (req, name) => fastifyHeader(req, name),
+  fetch: (request: Request, name) => request.headers.get(name) ?? undefined,
 };
 
 /** Routes that answer what a hub never does: 204, and a 200 that is not an event stream. */
@@ -58,6 +59,16 @@ function oddRoutes(hits: { gone: number; text: number }): StartOptions['mount'] 
       app.get('/text', async (_request, reply) => {
         hits.text++;
         await reply.type('text/plain').send('not a stream');
+      });
+    },
+    fetch: (app) => {
+      app.route('/gone', () => {
+        hits.gone++;
+        return new Response(null, { status: 204 });
+      });
+      app.route('/text', () => {
+        hits.text++;
+        return new Response('not a stream', { headers: { 'Content-Type': 'text/plain' } });
       });
     },
   };

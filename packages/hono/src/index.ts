@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Hub } from '@ssehub/core';
-import { webStreamHandler, type StreamOptions } from '@ssehub/core/adapter';
+import type { StreamOptions } from '@ssehub/core/adapter';
 import { nodeStreamHandler } from '@ssehub/core/adapter/node';
+import { methodNotAllowed, streamResponder } from '@ssehub/fetch';
 
 /** Options of {@link sse}: resolvers receive Hono's `c`. */
 export type SseOptions = StreamOptions<Context>;
@@ -73,8 +74,8 @@ function alreadySentResponse(headers: Headers): Response {
  * the stream; ones set after the handler returns are not.
  *
  * Everywhere else (Bun, Deno, Workers, `app.request()`, or Node bindings without
- * `@hono/node-server` installed) it answers with a Web `ReadableStream`, released when the request
- * aborts or the body is cancelled.
+ * `@hono/node-server` installed) it is `@ssehub/fetch`'s handler on `c.req.raw`: a Web
+ * `ReadableStream`, released when the request aborts or the body is cancelled.
  *
  * With `options.cors`, mount it for OPTIONS too (`app.on(['GET', 'OPTIONS'], '/events', sse(hub, options))`)
  * so preflights are answered; other methods get 405. `authorize`, CORS and limits run in core.
@@ -82,18 +83,17 @@ function alreadySentResponse(headers: Headers): Response {
  */
 export function sse(hub: Hub<any>, options: SseOptions = {}) {
   const serveNode = nodeStreamHandler(hub, options);
-  const serveWeb = webStreamHandler(hub, options);
-  const notAllowed = () => new Response(null, { status: 405, headers: { Allow: options.cors ? 'GET, OPTIONS' : 'GET' } });
+  const serveWeb = streamResponder(hub, options);
   return async function sseHandler(c: Context): Promise<Response> {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
     if (isNodeResponse(outgoing) && incoming && !outgoing.headersSent) {
       const marker = await loadAlreadySent();
       if (marker && !outgoing.headersSent) {
         const served = await serveNode(c, incoming, outgoing, { headers: honoHeaders(c) });
-        return served ? alreadySentResponse(marker) : notAllowed();
+        return served ? alreadySentResponse(marker) : methodNotAllowed(options);
       }
     }
-    return (await serveWeb(c, c.req.raw)) ?? notAllowed();
+    return serveWeb(c, c.req.raw);
   };
 }
 

@@ -2,8 +2,20 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { HttpStream } from './clients';
 
-/** The non-Node runtimes the Hono adapter is tested on, as real child processes. */
+/** The non-Node runtimes the Hono and Fetch adapters are tested on, as real child processes. */
 export type RuntimeName = 'bun' | 'deno';
+
+/**
+ * Which app a runtime serves: `hono`, the Hono app (runtime/app.ts), or `fetch`, `@ssehub/fetch`'s
+ * handlers with no framework (runtime/fetch-app.ts). Both have the same routes.
+ */
+export type RuntimeApp = 'hono' | 'fetch';
+
+/** The entry script of each app on each runtime, in packages/testing/runtime. */
+const SCRIPTS: Record<RuntimeApp, Record<RuntimeName, string>> = {
+  hono: { bun: 'bun-server.ts', deno: 'deno-server.ts' },
+  fetch: { bun: 'fetch-bun-server.ts', deno: 'fetch-deno-server.ts' },
+};
 
 /** packages/testing: where the runtimes' npm packages are installed and their scripts live. */
 const TESTING_DIR = path.resolve(__dirname, '..');
@@ -43,9 +55,10 @@ export function runtimeBinary(name: RuntimeName): string {
   return file;
 }
 
-/** A runtime serving packages/testing/runtime/app.ts on 127.0.0.1 and a port it chose. */
+/** A runtime serving one of packages/testing/runtime's apps on 127.0.0.1 and a port it chose. */
 export interface RuntimeServer {
   readonly runtime: RuntimeName;
+  readonly app: RuntimeApp;
   readonly port: number;
   /** `http://127.0.0.1:<port>` */
   readonly origin: string;
@@ -56,16 +69,17 @@ export interface RuntimeServer {
 }
 
 /**
- * Starts the real Bun (`Bun.serve({ fetch: app.fetch })`) or Deno (`Deno.serve(app.fetch)`) on the
- * runtime app, straight from the TypeScript sources. `env`: HEARTBEAT (ms) for the hub,
+ * Starts the real Bun (`Bun.serve({ fetch })`) or Deno (`Deno.serve(handler)`) on a runtime app
+ * (default: the Hono one), straight from the TypeScript sources. `env`: HEARTBEAT (ms) for the hub,
  * IDLE_TIMEOUT (s) for Bun.serve.
  * @throws when the binary is missing or the server does not print its port within 30 s.
  */
-export async function startRuntime(runtime: RuntimeName, env: Record<string, string> = {}): Promise<RuntimeServer> {
+export async function startRuntime(runtime: RuntimeName, env: Record<string, string> = {}, app: RuntimeApp = 'hono'): Promise<RuntimeServer> {
   const bin = runtimeBinary(runtime);
+  const script = path.join(RUNTIME_DIR, SCRIPTS[app][runtime]);
   const args =
     runtime === 'bun'
-      ? ['run', path.join(RUNTIME_DIR, 'bun-server.ts')]
+      ? ['run', script]
       : [
           'run',
           '--no-prompt',
@@ -73,7 +87,7 @@ export async function startRuntime(runtime: RuntimeName, env: Record<string, str
           '--allow-env',
           '--allow-read',
           `--config=${path.join(RUNTIME_DIR, 'deno.json')}`,
-          path.join(RUNTIME_DIR, 'deno-server.ts'),
+          script,
         ];
   const child = spawn(bin, args, {
     cwd: TESTING_DIR,
@@ -108,6 +122,7 @@ export async function startRuntime(runtime: RuntimeName, env: Record<string, str
 
   return {
     runtime,
+    app,
     port,
     origin: `http://127.0.0.1:${port}`,
     stderr: () => stderr,

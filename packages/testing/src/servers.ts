@@ -5,13 +5,14 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { Hono } from 'hono';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { serve as serveHono2 } from '@hono/node-server';
+import { serve as serveHono2, getRequestListener } from '@hono/node-server';
 import { serve as serveHono1 } from 'hono-node-server-1';
 import type { Hub, StreamOptions } from '@ssehub/core';
 import { sse as expressSse } from '@ssehub/express';
 import { sse as koaSse } from '@ssehub/koa';
 import { sse as honoSse } from '@ssehub/hono';
 import { sse as fastifySse } from '@ssehub/fastify';
+import { sse as fetchSse } from '@ssehub/fetch';
 
 // The previous majors, installed under aliases; they have no types of their own, and their API is
 // the part of today's that these servers use.
@@ -19,13 +20,19 @@ const express4: typeof express = require('express-4');
 const Koa2: typeof Koa = require('koa-2');
 const Fastify4: typeof Fastify = require('fastify-4');
 
-/** The adapters every behavioural test runs against. */
-export const ADAPTERS = ['express', 'koa', 'hono', 'fastify'] as const;
+/**
+ * The adapters every behavioural test runs against. `fetch` is `@ssehub/fetch` behind a node:http
+ * to Fetch bridge (`@hono/node-server`'s `getRequestListener`, the same one Hono uses on Node), since
+ * Node 20 has no Fetch server of its own; the real Bun and Deno servers are in runtimes.test.ts.
+ */
+export const ADAPTERS = ['express', 'koa', 'hono', 'fastify', 'fetch'] as const;
 export type AdapterName = (typeof ADAPTERS)[number];
+
 
 /**
  * One framework version an adapter is tested on: Express 5 or 4, Koa 3 or 2, Hono 4 on
- * `@hono/node-server` 2 or 1, Fastify 5 or 4. `major` is the major of what differs (for Hono, of `@hono/node-server`).
+ * `@hono/node-server` 2 or 1, Fastify 5 or 4, `@ssehub/fetch` on `@hono/node-server` 2's bridge. `major` is
+ * the major of what differs (for Hono and Fetch, of `@hono/node-server`).
  */
 export interface Framework {
   readonly adapter: AdapterName;
@@ -40,6 +47,7 @@ export const CURRENT: Readonly<Record<AdapterName, Framework>> = {
   koa: { adapter: 'koa', major: 3, name: 'koa 3' },
   hono: { adapter: 'hono', major: 2, name: 'hono on node-server 2' },
   fastify: { adapter: 'fastify', major: 5, name: 'fastify 5' },
+  fetch: { adapter: 'fetch', major: 2, name: 'fetch on the node-server 2 bridge' },
 };
 
 /** Every supported major of every framework: the behavioural suite runs on all of them. */
@@ -52,7 +60,15 @@ export const FRAMEWORKS: readonly Framework[] = [
   { adapter: 'hono', major: 1, name: 'hono on node-server 1' },
   CURRENT.fastify,
   { adapter: 'fastify', major: 4, name: 'fastify 4' },
+  CURRENT.fetch,
 ];
+
+/**
+ * What a stream's body starts with before any event: nothing where the adapter writes to the Node
+ * response (its headers are flushed on their own), the lone comment line `:\n` on a Web stream,
+ * which is what makes Bun send the headers at once.
+ */
+export const LEAD: Readonly<Record<AdapterName, string>> = { express: '', koa: '', hono: '', fastify: '', fetch: ':\n' };
 
 /** The `serve` of each `@hono/node-server` major, for tests that build their own Hono server. */
 export const HONO_NODE_SERVERS: Readonly<Record<number, typeof serveHono2>> = {
@@ -73,6 +89,17 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** A Fetch handler, as `@ssehub/fetch` makes them and Next.js, Bun and Deno call them. */
+export type FetchRoute = (request: Request) => Response | Promise<Response>;
+
+/** The fetch test server's routing: what a Next.js app router or a Bun/Deno app would do. */
+export interface FetchApp {
+  /** Answers `path`, or every path under `prefix` for `prefix/*`; tried in mount order, before the stream's path. */
+  route(path: string, handler: FetchRoute): void;
+  /** Node middleware in front of the bridge, as Next.js puts `compression` in front of its route handlers. */
+  node(middleware: (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void): void;
+}
+
 /** Hooks to mount more routes on the app before it listens (publish handlers, pages...). */
 export interface Mounts {
   express?: (app: express.Express) => void;
@@ -80,6 +107,7 @@ export interface Mounts {
   hono?: (app: Hono) => void;
   /** Fastify: register routes or plugins (`app.register(...)`); the stream route is added after. */
   fastify?: (app: FastifyInstance) => void;
+  fetch?: (app: FetchApp) => void;
 }
 
 export interface StartOptions {
@@ -122,6 +150,8 @@ export async function startServer(target: AdapterName | Framework, hub: Hub, opt
     server = app.server;
     // Fastify's own close (its onClose hooks), once the server is closed.
     closeApp = () => app.close();
+  } else if (adapter === 'fetch') {
+    server = fetchServer(fetchSse(hub, options.sse), path, options.mount?.fetch);
   } else {
     const app = new Hono();
     options.mount?.hono?.(app);
@@ -149,4 +179,30 @@ export async function startServer(target: AdapterName | Framework, hub: Hub, opt
       await closeApp?.();
     },
   };
+}
+
+/** `@ssehub/fetch`'s stream on `path`, and the mounted routes, behind node-server's node:http to Fetch bridge. */
+function fetchServer(stream: FetchRoute, path: string, mount?: (app: FetchApp) => void): http.Server {
+  const routes: [string, FetchRoute][] = [];
+  const middleware: Parameters<FetchApp['node']>[0][] = [];
+  mount?.({ route: (p, h) => void routes.push([p, h]), node: (m) => void middleware.push(m) });
+  const matches = (route: string, pathname: string) =>
+    route.endsWith('/*') ? pathname === route.slice(0, -2) || pathname.startsWith(route.slice(0, -1)) : pathname === route;
+  const app = async (request: Request): Promise<Response> => {
+    const { pathname } = new URL(request.url);
+    for (const [route, handler] of routes) if (matches(route, pathname)) return handler(request);
+    if (pathname === path) return stream(request);
+    return new Response('not found\n', { status: 404, headers: { 'Content-Type': 'text/plain' } });
+  };
+  // Leaves the global Request and Response alone: the handlers make standard ones.
+  const listener = getRequestListener(app, { overrideGlobalObjects: false });
+  return http.createServer((req, res) => {
+    let i = 0;
+    const next = (): void => {
+      const m = middleware[i++];
+      if (m) m(req, res, next);
+      else void listener(req, res);
+    };
+    next();
+  });
 }

@@ -5,7 +5,7 @@
  * TCP sockets.
  */
 import { createHub, type Hub, type HubOptions } from '@ssehub/core';
-import { FRAMEWORKS, startServer, type AdapterName, type StartOptions, type TestServer } from '../src/servers';
+import { FRAMEWORKS, LEAD, startServer, type AdapterName, type StartOptions, type TestServer } from '../src/servers';
 import { EsClient, HttpStream, RawClient, failOnUnhandledRejections, fastifyHeader, sleep, waitUntil } from '../src/clients';
 
 failOnUnhandledRejections();
@@ -27,6 +27,10 @@ const headerResolvers: Record<AdapterName, StartOptions['sse']> = {
   fastify: {
     clientId: (request) => fastifyHeader(request, 'x-user'),
     channels: (request) => (fastifyHeader(request, 'x-rooms') ?? '').split(',').filter(Boolean),
+  },
+  fetch: {
+    clientId: (request: Request) => request.headers.get('x-user') ?? undefined,
+    channels: (request: Request) => (request.headers.get('x-rooms') ?? '').split(',').filter(Boolean),
   },
 };
 
@@ -71,7 +75,11 @@ describe.each(FRAMEWORKS)('$name', (framework) => {
       expect(s.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
       expect(s.res.headers['cache-control']).toBe('no-cache, no-transform');
       expect(s.res.headers['x-accel-buffering']).toBe('no');
-      expect(s.raw).toBe('');
+      // Nothing but the lead (a Web stream's lone comment line) before an event.
+      await waitUntil(() => s.raw.length >= LEAD[adapter].length, 'the lead');
+      await sleep(20);
+      expect(s.raw).toBe(LEAD[adapter]);
+      expect(s.events).toEqual([]);
       await waitUntil(() => hub.size === 1, 'the hub to register the stream');
     });
 
@@ -91,7 +99,7 @@ describe.each(FRAMEWORKS)('$name', (framework) => {
       hub.broadcast({ data: 'x' });
       await s.waitForEvents(1);
       // One line with no blank line: clients that dispatch on every blank line see no empty event.
-      expect(s.raw.startsWith('retry: 2500\nid: ')).toBe(true);
+      expect(s.raw.startsWith(`${LEAD[adapter]}retry: 2500\nid: `)).toBe(true);
       expect(s.retries).toEqual([2500]);
     });
 

@@ -1,6 +1,7 @@
 /**
  * Compression: the stream's own gzip (flushed after every event), and compression middleware in
- * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`, `@fastify/compress`). Either way each
+ * front of the stream (Express `compression`, `koa-compress`, Hono's `compress`, `@fastify/compress`, and
+ * `compression` in front of a Fetch handler, as Next.js has it). Either way each
  * event must reach the client before the next one is sent. On each supported major of every framework.
  */
 import http from 'node:http';
@@ -13,7 +14,7 @@ import { Hono } from 'hono';
 import type { FastifyInstance } from 'fastify';
 import { createHub, type Hub, type StreamOptions } from '@ssehub/core';
 import { sse as honoSse } from '@ssehub/hono';
-import { FRAMEWORKS, startServer, type Mounts, type TestServer } from '../src/servers';
+import { FRAMEWORKS, startServer, type FetchApp, type Mounts, type TestServer } from '../src/servers';
 import { waitUntil } from '../src/clients';
 
 // Real servers on a shared CI machine: leave room beyond jest's 5 s default.
@@ -23,6 +24,8 @@ jest.setTimeout(20_000);
 function fastifyCompress(app: FastifyInstance): Parameters<FastifyInstance['register']>[0] {
   return app.version.startsWith('4.') ? require('fastify-compress-7') : require('@fastify/compress');
 }
+/** `compression` as plain Node middleware, in front of the Fetch bridge. */
+const nodeCompression = compression({ threshold: 0 }) as unknown as Parameters<FetchApp['node']>[0];
 
 /** A stream read by Node's HTTP client that gunzips when the server says it gzipped. */
 class DecodingStream {
@@ -122,6 +125,8 @@ describe.each(FRAMEWORKS)('$name compression', (framework) => {
       koa: (app) => app.use(koaCompress({ threshold: 0 })),
       hono: (app) => app.use(honoCompress()),
       fastify: (app) => void app.register(fastifyCompress(app), { threshold: 0 }),
+      // The compression Next.js puts in front of its route handlers (`compress`, on by default) is this package.
+      fetch: (app) => app.node(nodeCompression),
     };
     await setup({}, mount);
     const s = await open('gzip, deflate, br');
@@ -134,6 +139,8 @@ describe.each(FRAMEWORKS)('$name compression', (framework) => {
       koa: (app) => app.use(koaCompress({ threshold: 0 })),
       hono: (app) => app.use(honoCompress()),
       fastify: (app) => void app.register(fastifyCompress(app), { threshold: 0 }),
+      // The compression Next.js puts in front of its route handlers (`compress`, on by default) is this package.
+      fetch: (app) => app.node(nodeCompression),
     };
     await setup({ compress: true }, mount);
     const s = await open('gzip');
@@ -167,6 +174,10 @@ describe('compression middleware is active on other routes', () => {
         void app.register(fastifyCompress(app), { threshold: 0 }).after(() => {
           app.get('/big', async (_request, reply) => reply.type('text/plain').send(big));
         });
+      },
+      fetch: (app) => {
+        app.node(nodeCompression);
+        app.route('/big', () => new Response(big, { headers: { 'Content-Type': 'text/plain' } }));
       },
     };
     const server = await startServer(framework, hub, { mount });

@@ -14,6 +14,7 @@ const header: Record<AdapterName, (req: any, name: string) => string | undefined
   koa: (ctx, name) => ctx.get(name) || undefined,
   hono: (c, name) => c.req.header(name),
   fastify: (req, name) => fastifyHeader(req, name),
+  fetch: (request: Request, name) => request.headers.get(name) ?? undefined,
 };
 
 interface RawResult {

@@ -8,6 +8,7 @@ import { publish as expressPublish } from '@ssehub/express';
 import { publish as koaPublish } from '@ssehub/koa';
 import { publish as honoPublish } from '@ssehub/hono';
 import { publish as fastifyPublish } from '@ssehub/fastify';
+import { publish as fetchPublish } from '@ssehub/fetch';
 import { ADAPTERS, startServer, type Mounts, type TestServer } from '../src/servers';
 import { HttpStream, failOnUnhandledRejections, waitUntil } from '../src/clients';
 
@@ -18,6 +19,7 @@ const api: Mounts = {
   koa: (app) => app.use(koaPublish(hubRef(), { public: true, prefix: '/api' })),
   hono: (app) => app.use('/api/*', honoPublish(hubRef(), { public: true, prefix: '/api' })),
   fastify: (app) => void app.register(fastifyPublish(hubRef(), { public: true }), { prefix: '/api' }),
+  fetch: (app) => app.route('/api/*', fetchPublish(hubRef(), { public: true, prefix: '/api' })),
 };
 let current: Hub;
 function hubRef(): Hub {

@@ -8,6 +8,7 @@ import { publish as expressPublish } from '@ssehub/express';
 import { publish as koaPublish } from '@ssehub/koa';
 import { publish as honoPublish } from '@ssehub/hono';
 import { publish as fastifyPublish } from '@ssehub/fastify';
+import { publish as fetchPublish } from '@ssehub/fetch';
 import { FRAMEWORKS, startServer, type AdapterName, type Mounts, type TestServer } from '../src/servers';
 import { HttpStream, fastifyHeader, waitUntil } from '../src/clients';
 
@@ -23,6 +24,7 @@ function mountApi(hub: () => Hub, options: PublishOptions<any>): Mounts {
     koa: (app) => app.use(koaPublish(hub(), { ...options, prefix: '/api' })),
     hono: (app) => app.use('/api/*', honoPublish(hub(), { ...options, prefix: '/api' })),
     fastify: (app) => void app.register(fastifyPublish(hub(), options), { prefix: '/api' }),
+    fetch: (app) => app.route('/api/*', fetchPublish(hub(), { ...options, prefix: '/api' })),
   };
 }
 
@@ -135,6 +137,8 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
           app.addContentTypeParser('application/vnd.ssehub+json', { parseAs: 'string' }, (_request, body, done) => done(null, { data: 'parsed by the app' }));
           void app.register(fastifyPublish(hub, { token: TOKEN }), { prefix: '/api' });
         },
+        // No framework parses bodies in front of a Fetch handler: it reads the body itself.
+        fetch: (app) => app.route('/api/*', fetchPublish(hub, { token: TOKEN, prefix: '/api' })),
       };
       server = await startServer(framework, hub, { mount: mounts });
       const s = await stream();
@@ -252,6 +256,7 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
         koa: (ctx) => ctx.get('x-role') || undefined,
         hono: (c) => c.req.header('x-role'),
         fastify: (request) => fastifyHeader(request, 'x-role'),
+        fetch: (request: Request) => request.headers.get('x-role') ?? undefined,
       };
       await setup({
         authorize: async (req) => {
@@ -270,7 +275,7 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
 
     it('refuses to create an API with no access check unless it is made public explicitly', async () => {
       hub = createHub({ heartbeat: 0 });
-      const make = { express: expressPublish, koa: koaPublish, hono: honoPublish, fastify: fastifyPublish }[adapter] as (h: Hub, o: object) => unknown;
+      const make = { express: expressPublish, koa: koaPublish, hono: honoPublish, fastify: fastifyPublish, fetch: fetchPublish }[adapter] as (h: Hub, o: object) => unknown;
       expect(() => make(hub, {})).toThrow(TypeError);
       expect(() => make(hub, { token: '' })).toThrow(TypeError);
       expect(() => make(hub, { public: false })).toThrow(TypeError);
@@ -406,6 +411,12 @@ describe.each(FRAMEWORKS)('$name publish API', (framework) => {
         fastify: (app) => {
           void app.register(fastifyPublish(hub2, { token: TOKEN }), { prefix: '/api' });
           app.get('/api/users', async () => ['ann']);
+        },
+        // No next handler: the app's own route is matched first (as a Next.js app router would), and
+        // the API answers 404 itself for paths outside its segments.
+        fetch: (app) => {
+          app.route('/api/users', () => Response.json(['ann']));
+          app.route('/api/*', fetchPublish(hub2, { token: TOKEN, prefix: '/api' }));
         },
       };
       const server2 = await startServer(framework, hub2, { mount: other });

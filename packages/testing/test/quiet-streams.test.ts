@@ -4,12 +4,12 @@
  * nothing for `idleTimeout` seconds (default 10), and it checks on a 4-second grid: a connection is
  * dropped at the ceil(idleTimeout / 4)-th grid tick after its last activity, so after a quiet spell
  * of somewhat less than `idleTimeout` (just over 8 s for the default 10). Deno.serve has no such
- * timeout. These tests back the Runtimes part of packages/hono/README.md; when a binary is
- * missing they fail, saying so.
+ * timeout. These tests back the Runtimes part of packages/hono/README.md and the Bun part of
+ * packages/fetch/README.md; when a binary is missing they fail, saying so.
  */
 import net from 'node:net';
 import { HttpStream, sleep, waitUntil } from '../src/clients';
-import { broadcast, openWithin, startRuntime, type RuntimeName, type RuntimeServer } from '../src/runtimes';
+import { broadcast, openWithin, startRuntime, type RuntimeApp, type RuntimeName, type RuntimeServer } from '../src/runtimes';
 
 const servers: RuntimeServer[] = [];
 const streams: HttpStream[] = [];
@@ -21,8 +21,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function serve(runtime: RuntimeName, env: Record<string, string>): Promise<RuntimeServer> {
-  const server = await startRuntime(runtime, env);
+async function serve(runtime: RuntimeName, env: Record<string, string>, app: RuntimeApp = 'hono'): Promise<RuntimeServer> {
+  const server = await startRuntime(runtime, env, app);
   servers.push(server);
   return server;
 }
@@ -44,29 +44,35 @@ async function expectAlive(server: RuntimeServer, stream: HttpStream, data: stri
 
 it("drops a quiet stream at Bun's default idleTimeout; the README's mounts keep it: Bun with idleTimeout: 0, server.timeout(req, 0) or a 5 s heartbeat, Deno as it is", async () => {
   // Every hub on the default 15 s heartbeat, which comes too late for Bun's default, except `beating`'s.
-  const [bare, zero, perRoute, beating, deno] = await Promise.all([
+  // And @ssehub/fetch's handler under Bun.serve, bare and with idleTimeout: 0, as its README mounts it.
+  const [bare, zero, perRoute, beating, deno, fetchBare, fetchZero] = await Promise.all([
     serve('bun', {}),
     serve('bun', { IDLE_TIMEOUT: '0' }),
     serve('bun', { STREAM_TIMEOUT: '0' }),
     serve('bun', { HEARTBEAT: '5000' }),
     serve('deno', {}),
+    serve('bun', {}, 'fetch'),
+    serve('bun', { IDLE_TIMEOUT: '0' }, 'fetch'),
   ]);
-  const [bareStream, zeroStream, perRouteStream, beatingStream, denoStream] = await Promise.all(
-    [bare, zero, perRoute, beating, deno].map(quietStream),
+  const [bareStream, zeroStream, perRouteStream, beatingStream, denoStream, fetchBareStream, fetchZeroStream] = await Promise.all(
+    [bare, zero, perRoute, beating, deno, fetchBare, fetchZero].map(quietStream),
   );
   const opened = Date.now();
   await bareStream!.waitForEnd(14_000);
+  await fetchBareStream!.waitForEnd(Math.max(500, opened + 14_000 - Date.now()));
   expect(bare.stderr()).toMatch(/timed out a request after 10 seconds/);
+  expect(fetchBare.stderr()).toMatch(/timed out a request after 10 seconds/);
   // Past the bare mount's drop, and past 10 s of quiet.
   await sleep(Math.max(500, opened + 10_500 - Date.now()));
   // The lead alone so far: no heartbeat (due at 15 s) kept these open.
-  for (const s of [zeroStream, perRouteStream, denoStream]) expect(s!.comments).toEqual(['']);
+  for (const s of [zeroStream, perRouteStream, denoStream, fetchZeroStream]) expect(s!.comments).toEqual(['']);
   expect(beatingStream!.comments.length).toBeGreaterThanOrEqual(3); // the lead and two heartbeats
   await expectAlive(zero, zeroStream!, 'kept by idleTimeout: 0');
   await expectAlive(perRoute, perRouteStream!, 'kept by server.timeout(req, 0)');
   await expectAlive(beating, beatingStream!, 'kept by heartbeats');
   await expectAlive(deno, denoStream!, 'kept by Deno');
-  for (const s of [zero, perRoute, beating, deno]) expect(s.stderr()).toBe('');
+  await expectAlive(fetchZero, fetchZeroStream!, '@ssehub/fetch kept by idleTimeout: 0');
+  for (const s of [zero, perRoute, beating, deno, fetchZero]) expect(s.stderr()).toBe('');
 }, 30_000);
 
 it('checks idleTimeout on a 4 s grid: with idleTimeout 8, a 3 s heartbeat holds a quiet stream, a 5 s one may not', async () => {

@@ -1,7 +1,8 @@
 /**
- * @ssehub/hono on the real Bun (`Bun.serve({ fetch: app.fetch })`) and the real Deno
- * (`Deno.serve(app.fetch)`), each a child process serving packages/testing/runtime/app.ts from the
- * TypeScript sources; this Node process is the client (the `eventsource` package and Node's http).
+ * @ssehub/hono and @ssehub/fetch on the real Bun (`Bun.serve({ fetch })`) and the real Deno
+ * (`Deno.serve(handler)`), each a child process serving packages/testing/runtime/app.ts (Hono) or
+ * fetch-app.ts (`@ssehub/fetch`'s handlers, no framework) from the TypeScript sources; this Node
+ * process is the client (the `eventsource` package, fetch-event-source and Node's http).
  * Both binaries come from npm packages (devDependencies of @ssehub/testing): when one is missing,
  * these tests fail, saying so; they never skip.
  */
@@ -15,6 +16,7 @@ import {
   hubState,
   openWithin,
   startRuntime,
+  type RuntimeApp,
   type RuntimeName,
   type RuntimeServer,
 } from '../src/runtimes';
@@ -32,14 +34,21 @@ async function waitForState(origin: string, check: (s: { size: number; connects:
   throw new Error(`timed out waiting for ${what}: /state says ${JSON.stringify(last)}`);
 }
 
-describe.each<RuntimeName>(['bun', 'deno'])('Hono on %s', (runtime) => {
+const CASES: [RuntimeApp, RuntimeName][] = [
+  ['hono', 'bun'],
+  ['hono', 'deno'],
+  ['fetch', 'bun'],
+  ['fetch', 'deno'],
+];
+
+describe.each(CASES)('%s on %s', (app, runtime) => {
   let server: RuntimeServer;
   const streams: HttpStream[] = [];
   const clients: EsClient[] = [];
 
   beforeAll(async () => {
     // No heartbeat within a test's time: nothing but the stream's own first chunk may carry the headers.
-    server = await startRuntime(runtime, { HEARTBEAT: '60000' });
+    server = await startRuntime(runtime, { HEARTBEAT: '60000' }, app);
   }, 40_000);
 
   afterEach(() => {
@@ -205,6 +214,65 @@ describe.each<RuntimeName>(['bun', 'deno'])('Hono on %s', (runtime) => {
   it('writes nothing on stderr (on Deno: no request.signal legacy-abort warning)', async () => {
     // The streams above completed in every way: cancelled by the client, ended by the server, left early.
     await sleep(300);
+    expect(server.stderr()).toBe('');
+  });
+});
+
+/** What `@ssehub/fetch`'s handlers answer besides streams, under each runtime's own server. */
+describe.each<RuntimeName>(['bun', 'deno'])('@ssehub/fetch answers on %s', (runtime) => {
+  let server: RuntimeServer;
+
+  beforeAll(async () => {
+    server = await startRuntime(runtime, { HEARTBEAT: '60000' }, 'fetch');
+  }, 40_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('answers other methods on the stream with 405 and Allow: GET, opening nothing', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS']) {
+      const res = await fetch(`${server.origin}/events`, { method });
+      expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'GET']);
+      expect(await res.text()).toBe('');
+    }
+    expect((await hubState(server.origin)).connects).toBe(0);
+  });
+
+  it('serves the publish API: a POST reaches the stream, GET and HEAD count, paths outside it get 404 JSON', async () => {
+    const stream = await openWithin(`${server.origin}/events?channel=room`, 3000);
+    try {
+      const res = await fetch(`${server.origin}/api/channels/room`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ event: 'note', data: { n: 1 } }),
+      });
+      expect(res.status).toBe(201);
+      const { id, consumers } = (await res.json()) as { id: string; consumers: number };
+      expect(consumers).toBe(1);
+      await stream.waitForEvents(1);
+      expect(stream.events).toEqual([{ event: 'note', data: '{"n":1}', id }]);
+
+      const info = await fetch(`${server.origin}/api/channels/room`);
+      expect(await info.json()).toMatchObject({ channel: 'room', consumers: 1 });
+      const head = await fetch(`${server.origin}/api`, { method: 'HEAD' });
+      expect(head.headers.get('x-consumer-count')).toBe('1');
+      expect(await head.text()).toBe('');
+
+      for (const path of ['/api/nope', '/api/channels', '/api/broadcast/x']) {
+        const outside = await fetch(`${server.origin}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"data":1}' });
+        expect([path, outside.status]).toEqual([path, 404]);
+        expect(await outside.json()).toEqual({ error: 'no such route' });
+      }
+      const bad = await fetch(`${server.origin}/api/broadcast`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"nodata":1}' });
+      expect(bad.status).toBe(400);
+      await sleep(100);
+      expect(stream.events).toHaveLength(1);
+    } finally {
+      stream.close();
+    }
+    await waitForState(server.origin, (s) => s.size === 0, 'the stream to be released');
+    await sleep(200);
     expect(server.stderr()).toBe('');
   });
 });
