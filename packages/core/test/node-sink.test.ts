@@ -77,12 +77,13 @@ it('writes byte-exact chunks, one per flush, ends the chunked body, then the con
   // Two events in one turn are coalesced into one chunk; a multibyte character stays whole.
   const id1 = hub.broadcast({ data: 'first' });
   const id2 = hub.broadcast({ event: 'e', data: 'zwei ü €' });
-  await until(() => body(c.text).length > 0, 'the first chunk');
+  await until(() => body(c.text).length > '2\r\n:\n\r\n'.length, 'the first chunk');
   const id3 = hub.broadcast({ data: { n: 3 } });
   const e1 = encodeEvent({ data: 'first' }, id1);
   const e2 = encodeEvent({ event: 'e', data: 'zwei ü €' }, id2);
   const e3 = encodeEvent({ data: { n: 3 } }, id3);
-  const expected = chunk(Buffer.concat([e1, e2])) + chunk(e3);
+  // The stream's lone `:` line comes first, as its own chunk.
+  const expected = '2\r\n:\n\r\n' + chunk(Buffer.concat([e1, e2])) + chunk(e3);
   await until(() => body(c.text).length >= expected.length, 'the second chunk');
 
   // Ending the stream writes the last chunk, and the connection (`Connection: close`) ends with it.
@@ -98,7 +99,7 @@ it('frames once per broadcast: every recipient gets the same bytes', async () =>
   const clients = [rawClient(), rawClient(), rawClient()];
   await until(() => hub.size === 3 && clients.every((c) => c.text.includes('\r\n\r\n')), 'three streams');
   const ids = [hub.broadcast({ data: 'a' }), hub.broadcast({ data: 'b'.repeat(300) })];
-  const expected = chunk(Buffer.concat([encodeEvent({ data: 'a' }, ids[0]), encodeEvent({ data: 'b'.repeat(300) }, ids[1])]));
+  const expected = '2\r\n:\n\r\n' + chunk(Buffer.concat([encodeEvent({ data: 'a' }, ids[0]), encodeEvent({ data: 'b'.repeat(300) }, ids[1])]));
   await until(() => clients.every((c) => body(c.text).length >= expected.length), 'every client to read');
   for (const c of clients) expect(body(c.text)).toBe(expected);
 });
@@ -132,7 +133,7 @@ it('falls back to res.write for an HTTP/1.0 client (no chunked encoding)', async
   const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
   await until(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
   const id = hub.broadcast({ data: 'plain' });
-  const expected = Buffer.from(encodeEvent({ data: 'plain' }, id)).toString('latin1');
+  const expected = ':\n' + Buffer.from(encodeEvent({ data: 'plain' }, id)).toString('latin1');
   await until(() => body(c.text).length >= expected.length, 'the event');
   expect(body(c.text)).toBe(expected);
   await hub.close();

@@ -64,11 +64,11 @@ export const FRAMEWORKS: readonly Framework[] = [
 ];
 
 /**
- * What a stream's body starts with before any event: nothing where the adapter writes to the Node
- * response (its headers are flushed on their own), the lone comment line `:\n` on a Web stream,
- * which is what makes Bun send the headers at once.
+ * What a stream's body starts with before any event, on every adapter: the lone comment line `:\n`,
+ * which makes a runtime or proxy that holds headers until the first body bytes (Bun, nginx over
+ * HTTP/2) send them at once.
  */
-export const LEAD: Readonly<Record<AdapterName, string>> = { express: '', koa: '', hono: '', fastify: '', fetch: ':\n' };
+export const LEAD: Readonly<Record<AdapterName, string>> = { express: ':\n', koa: ':\n', hono: ':\n', fastify: ':\n', fetch: ':\n' };
 
 /** The `serve` of each `@hono/node-server` major, for tests that build their own Hono server. */
 export const HONO_NODE_SERVERS: Readonly<Record<number, typeof serveHono2>> = {

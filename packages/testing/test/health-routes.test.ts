@@ -30,6 +30,12 @@ function mountReadmeRoutes(adapter: AdapterName, hub: Hub): Mounts {
     koa: (app, router) => mount(app, router, hub),
     hono: (app) => mount(app, undefined, hub),
     fastify: (app) => mount(app, undefined, hub),
+    // The Fetch README's block defines two handlers, routed the way a Fetch runtime would.
+    fetch: (app) => {
+      const handlers = new Function('hub', `${readmeRoutes(adapter)}\nreturn { readyz, healthz };`)(hub) as Record<string, () => Response>;
+      app.route('/readyz', handlers.readyz!);
+      app.route('/healthz', handlers.healthz!);
+    },
   };
 }
 

@@ -133,12 +133,12 @@ describe.each([2, 1])('Hono on @hono/node-server %i', (major) => {
     await waitUntil(() => text().endsWith(event), 'the event');
     await hub.close();
     await waitUntil(() => text().endsWith('0\r\n\r\n'), 'the end of the stream');
-    expect(text().slice(text().indexOf('\r\n\r\n') + 4)).toBe(event + '0\r\n\r\n');
+    expect(text().slice(text().indexOf('\r\n\r\n') + 4)).toBe('2\r\n:\n\r\n' + event + '0\r\n\r\n');
 
     // Nothing more was written for the handler's response, and the connection (Connection: close) ended with the stream.
     expect(head).toContain('connection: close');
     await waitUntil(() => s.destroyed || s.readableEnded, 'the connection to end');
-    expect(text().slice(text().indexOf('\r\n\r\n') + 4)).toBe(event + '0\r\n\r\n');
+    expect(text().slice(text().indexOf('\r\n\r\n') + 4)).toBe('2\r\n:\n\r\n' + event + '0\r\n\r\n');
     expect(serverErrors).toEqual([]);
   });
 

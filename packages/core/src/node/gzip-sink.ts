@@ -3,6 +3,7 @@ import type { Gzip } from 'node:zlib';
 import type { Sink } from '../sink';
 import { Z_SYNC_FLUSH } from '../zlib';
 import { onResponseGone } from './close';
+import { NODE_LEAD } from './sink';
 
 /**
  * A sink over a Node `ServerResponse` that gzips the stream, as donovanhide/eventsource's `Gzip`:
@@ -34,6 +35,7 @@ export class GzipNodeSink implements Sink {
       this.closeFns = [];
       for (const fn of fns) fn();
     });
+    this.write(NODE_LEAD);
   }
 
   write(chunk: Uint8Array): boolean {

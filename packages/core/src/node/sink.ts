@@ -1,8 +1,16 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Sink } from '../sink';
+import { encodeComment } from '../wire/encoder';
 import { frameChunk } from './chunked';
 import { onResponseGone } from './close';
+
+/**
+ * The first bytes of every stream, a lone `:` line (no blank line, so no client sees an event in it).
+ * A proxy that holds a response's headers until its first body bytes (nginx over HTTP/2) forwards
+ * them at once. One buffer for all streams: on the direct path it is framed once.
+ */
+export const NODE_LEAD = encodeComment();
 
 /** A `ServerResponse` as some middleware leaves it: `compression` adds `flush()`. */
 type FlushableResponse = ServerResponse & { flush?: () => void };
@@ -43,6 +51,7 @@ export class NodeSink implements Sink {
       this.closeFn = undefined;
       fn?.();
     });
+    this.write(NODE_LEAD);
   }
 
   /**

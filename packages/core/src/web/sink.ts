@@ -93,7 +93,7 @@ export class WebSink implements Sink {
   destroy(): void {
     if (this.closed) return;
     try {
-      this.controller.error(new Error('ssehub: stream evicted'));
+      this.controller.error(evicted());
     } catch {
       // Already closed.
     }
@@ -109,4 +109,14 @@ export class WebSink implements Sink {
     this.closeFns = [];
     for (const fn of fns) fn();
   }
+}
+
+/**
+ * The error an evicted stream ends with: erroring drops what is queued (closing would keep it for a
+ * reader that stopped reading). Named and coded as a cut-off stream (`AbortError`,
+ * `ERR_STREAM_PREMATURE_CLOSE`), so servers that stream the body (`@hono/node-server`, Next.js) treat
+ * it as the aborted response it is rather than log it as a failure and write an error page into it.
+ */
+function evicted(): Error {
+  return Object.assign(new Error('ssehub: stream evicted (the client stopped reading)'), { name: 'AbortError', code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
