@@ -241,7 +241,7 @@ describe.each(ADAPTERS)('%s behind nginx terminating HTTP/2', (adapter) => {
     expect(back.events.map((e) => e.id)).toEqual([missed]);
   });
 
-  it('sends the headers at once, with no retry and no heartbeat: the stream's lead gets them past nginx, which holds headers until the first body bytes', async () => {
+  it('sends the headers at once, with no retry and no heartbeat: the stream lead gets them past nginx, which holds headers until the first body bytes', async () => {
     await setup({});
     const s = H2Stream.open(session);
     await waitUntil(() => hub.size === 1, 'the stream upstream');
