@@ -17,8 +17,12 @@ import {
   type StreamOptions,
 } from '@ssehub/core/adapter';
 
-/** A Fetch API handler. Runtimes that pass more arguments (Bun's server, Deno's info, Next.js's context) may: they are not read. */
-export type FetchHandler = (request: Request) => Promise<Response>;
+/**
+ * A Fetch API handler. Runtimes pass a second argument of their own (Bun's server, Deno's info,
+ * Next.js's context, `@hono/node-server`'s `{ incoming, outgoing }`): only the Node HTTP bridge's
+ * `incoming.httpVersionMajor` is read, to close HTTP/1 connections with the streams.
+ */
+export type FetchHandler = (request: Request, context?: unknown) => Promise<Response>;
 
 /** Options of {@link sse}: resolvers and `authorize` receive the `Request`. */
 export type SseOptions = StreamOptions<Request>;
@@ -40,11 +44,23 @@ export function methodNotAllowed(options: { cors?: unknown } = {}): Response {
  * refusal, a preflight, or {@link methodNotAllowed}. {@link sse} is this with `req` the `Request`.
  * @throws TypeError now for bad options (see `checkStreamOptions`).
  */
-export function streamResponder<Req>(hub: Hub<any>, options: StreamOptions<Req> = {}): (req: Req, request: Request) => Promise<Response> {
+export function streamResponder<Req>(
+  hub: Hub<any>,
+  options: StreamOptions<Req> = {},
+): (req: Req, request: Request, http1?: boolean) => Promise<Response> {
   const serve = webStreamHandler(hub, options);
-  return async function respond(req, request) {
-    return (await serve(req, request)) ?? methodNotAllowed(options);
+  return async function respond(req, request, http1) {
+    return (await serve(req, request, http1)) ?? methodNotAllowed(options);
   };
+}
+
+/**
+ * True when the handler runs behind a Node HTTP bridge (`@hono/node-server`'s `getRequestListener`,
+ * which passes `{ incoming }`) and the request came over HTTP/1.x. Other runtimes do not say.
+ */
+function overHttp1(context: unknown): boolean {
+  const incoming = (context as { incoming?: { httpVersionMajor?: unknown } } | undefined)?.incoming;
+  return incoming?.httpVersionMajor === 1;
 }
 
 /**
@@ -57,6 +73,9 @@ export function streamResponder<Req>(hub: Hub<any>, options: StreamOptions<Req> 
  * - `OPTIONS` with `options.cors`: the preflight (`204`, or `403` for an origin not allowed).
  * - Any other method (and `OPTIONS` without `cors`): `405` with `Allow`.
  *
+ * Behind a Node HTTP bridge over HTTP/1.x (`@hono/node-server`'s `getRequestListener`), the stream and
+ * refusals say `Connection: close`, as the Node adapters' do: a client's reconnect after a drain or a
+ * refusal opens a new connection instead of reaching the same process on a kept-alive one.
  * The stream is released when the client leaves: the body is cancelled, or the request's signal
  * aborts (not watched on Deno, which cancels the body and warns once a handler reads the signal).
  * Backpressure follows the stream's desired size (64 KiB queued), so a client that stops reading is
@@ -68,8 +87,8 @@ export function streamResponder<Req>(hub: Hub<any>, options: StreamOptions<Req> 
  */
 export function sse(hub: Hub<any>, options: SseOptions = {}): FetchHandler {
   const respond = streamResponder(hub, options);
-  return function sseHandler(request: Request) {
-    return respond(request, request);
+  return function sseHandler(request: Request, context?: unknown) {
+    return respond(request, request, overHttp1(context));
   };
 }
 

@@ -134,7 +134,8 @@ describe('a running ssehub', () => {
     expect(await server.stop('SIGTERM')).toBe(0);
     const done = await subscriber.done;
     expect(done.code).toBe(0);
-    expect(done.stdout).toBe(`id: ${id}\nevent: my-event\ndata: Hello World!\n\n`);
+    // Every stream opens with a lone ":" line (a comment, so nginx forwards the headers at once), then the event.
+    expect(done.stdout).toBe(`:\nid: ${id}\nevent: my-event\ndata: Hello World!\n\n`);
     const messages = server.logs().map((l) => l.msg);
     expect(messages).toEqual(expect.arrayContaining(['shutting down: ending the streams, clients reconnect elsewhere', 'stopped']));
     expect(server.logs().find((l) => l.msg?.toString().startsWith('shutting down'))).toMatchObject({ signal: 'SIGTERM', streams: 1 });

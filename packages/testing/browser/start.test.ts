@@ -52,7 +52,7 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
       expect(await script.text()).toContain('new EventSource(');
 
       // The stream: SSE headers, then the hub's retry line and the `clients` event of this connection
-      // (the `retry:` line heads the first event's block, as the hub writes it since it is one line).
+      // (the stream's lone ":" lead line first, then the `retry:` line heading the first event's block).
       const res = await fetch(new URL('/events?id=smoke', url), { signal: abort.signal });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
@@ -63,7 +63,7 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
         if (done) break;
         body += new TextDecoder().decode(value);
       }
-      expect(body).toMatch(/^retry: 1000\nid: \d+\nevent: clients\ndata: \{"count":1,"ids":\["smoke"\]\}\n\n/);
+      expect(body).toMatch(/^:\nretry: 1000\nid: \d+\nevent: clients\ndata: \{"count":1,"ids":\["smoke"\]\}\n\n/);
 
       // The printed curl line works: the publish API at /api takes the printed token, and no other.
       const curl = /curl -H 'Authorization: Bearer (\w+)' -H 'Content-Type: application\/json' -d '(.+)' (\S+)$/m.exec(output());

@@ -90,7 +90,7 @@ export interface TestServer {
 }
 
 /** A Fetch handler, as `@ssehub/fetch` makes them and Next.js, Bun and Deno call them. */
-export type FetchRoute = (request: Request) => Response | Promise<Response>;
+export type FetchRoute = (request: Request, context?: unknown) => Response | Promise<Response>;
 
 /** The fetch test server's routing: what a Next.js app router or a Bun/Deno app would do. */
 export interface FetchApp {
@@ -188,10 +188,11 @@ function fetchServer(stream: FetchRoute, path: string, mount?: (app: FetchApp) =
   mount?.({ route: (p, h) => void routes.push([p, h]), node: (m) => void middleware.push(m) });
   const matches = (route: string, pathname: string) =>
     route.endsWith('/*') ? pathname === route.slice(0, -2) || pathname.startsWith(route.slice(0, -1)) : pathname === route;
-  const app = async (request: Request): Promise<Response> => {
+  // The bridge's second argument ({ incoming, outgoing }) goes on to the handlers, as an app passes it.
+  const app = async (request: Request, bridge?: unknown): Promise<Response> => {
     const { pathname } = new URL(request.url);
-    for (const [route, handler] of routes) if (matches(route, pathname)) return handler(request);
-    if (pathname === path) return stream(request);
+    for (const [route, handler] of routes) if (matches(route, pathname)) return handler(request, bridge);
+    if (pathname === path) return stream(request, bridge);
     return new Response('not found\n', { status: 404, headers: { 'Content-Type': 'text/plain' } });
   };
   // Leaves the global Request and Response alone: the handlers make standard ones.

@@ -42,9 +42,6 @@ const NOT_ON_FETCH: Record<string, string> = {
     'node:http queues a pipelined request\'s response behind the one before it, and the bridge learns ' +
     'of a closed connection only for the response on the socket: a queued stream is never told its client left',
   direct: 'there is no Node response to write to: the runtime reads the Web stream',
-  'connection-close':
-    'a Fetch response cannot portably end its connection: Bun honours a Connection: close header, ' +
-    'Deno sends it and keeps the connection, HTTP/2 forbids it; the Web path leaves connections to the runtime',
 };
 
 /** `it`, except on the adapters for which `reason` (a key of NOT_ON_FETCH) says the test does not apply. */

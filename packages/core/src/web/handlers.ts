@@ -9,10 +9,11 @@ import { disconnectSignal, serveWeb, webAnswer } from './respond';
 /**
  * Serves one stream request as a Web `Response`.
  * @param req the framework's request object (the `Request` itself where there is no framework).
+ * @param http1 the request came over HTTP/1.x (see `ServeWebOptions.http1`). Default: false.
  * @returns undefined when the request is not the stream's (a method other than GET, or OPTIONS without CORS).
  * @throws (rejects) what a resolver or `authorize` throws.
  */
-export type WebStreamHandler<Req> = (req: Req, request: Request) => Promise<Response | undefined>;
+export type WebStreamHandler<Req> = (req: Req, request: Request, http1?: boolean) => Promise<Response | undefined>;
 
 /**
  * The stream side of an adapter on the Fetch API, in one call: checks `options` now, and per
@@ -22,10 +23,10 @@ export type WebStreamHandler<Req> = (req: Req, request: Request) => Promise<Resp
  */
 export function webStreamHandler<Req>(hub: Hub<any>, options: StreamOptions<Req> = {}): WebStreamHandler<Req> {
   checkStreamOptions(options);
-  return async function serveStream(req, request) {
+  return async function serveStream(req, request, http1 = false) {
     const a = await admitStream(hub, req, webStreamRequest(request), options);
     if (a.kind === 'pass') return undefined;
-    if (a.kind === 'answer') return webAnswer(a.answer);
+    if (a.kind === 'answer') return webAnswer(a.answer, false, http1);
     const gzip = a.gzip ? await createGzip() : undefined;
     return serveWeb(hub, a.params, {
       retryAfter: options.retryAfter,
@@ -33,6 +34,7 @@ export function webStreamHandler<Req>(hub: Hub<any>, options: StreamOptions<Req>
       signal: disconnectSignal(request),
       gzip,
       eventStream: a.eventStream,
+      http1,
     });
   };
 }

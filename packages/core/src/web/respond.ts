@@ -7,9 +7,14 @@ import type { GzipStream } from '../zlib';
 import { GzipWebSink } from './gzip-sink';
 import { WebSink } from './sink';
 
-/** An answer as a Web `Response` (no body for HEAD, 204 and 304). */
-export function webAnswer(a: HttpAnswer, head = false): Response {
-  return new Response(bodiless(a, head) ? null : a.body, { status: a.status, headers: a.headers });
+/**
+ * An answer as a Web `Response` (no body for HEAD, 204 and 304).
+ * @param http1 the request came over HTTP/1.x: an answer that closes its connection says
+ *   `Connection: close` (HTTP/2 forbids connection headers). Default: false.
+ */
+export function webAnswer(a: HttpAnswer, head = false, http1 = false): Response {
+  const headers = a.closeConnection && http1 ? { ...a.headers, Connection: 'close' } : a.headers;
+  return new Response(bodiless(a, head) ? null : a.body, { status: a.status, headers });
 }
 
 /** Options of {@link serveWeb}. */
@@ -20,6 +25,13 @@ export interface ServeWebOptions extends Pick<StreamOptions<unknown>, 'headers' 
   eventStream?: boolean;
   /** A compressor: the stream is gzipped through it (`Content-Encoding: gzip`). Default: none. */
   gzip?: GzipStream;
+  /**
+   * The request came over HTTP/1.x: the stream and refusals say `Connection: close`, so a reconnect
+   * opens a new connection (which a load balancer may send elsewhere) and none stays pinned to a hub
+   * going away. Default: false, since a Fetch handler cannot see the protocol and HTTP/2 forbids
+   * connection headers; adapters that know (a node:http bridge) set it.
+   */
+  http1?: boolean;
 }
 
 /**
@@ -31,7 +43,8 @@ export function serveWeb(hub: Hub<any>, params: ConnectParams, options: ServeWeb
   const refused = hubRefusal(hub);
   if (refused) {
     hub.countRefusal(refused);
-    return webAnswer(refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers }));
+    const answer = refusal(refused, { retryAfter: options.retryAfter, eventStream: options.eventStream ?? true, headers: options.headers });
+    return webAnswer(answer, false, options.http1);
   }
   const sink = options.gzip ? new GzipWebSink(options.gzip) : new WebSink();
   const { signal } = options;
@@ -46,6 +59,7 @@ export function serveWeb(hub: Hub<any>, params: ConnectParams, options: ServeWeb
   hub.connect(sink, params);
   const headers: Record<string, string> = { ...options.headers, ...SSE_HEADERS };
   if (options.gzip) Object.assign(headers, { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' });
+  if (options.http1) headers.Connection = 'close';
   return new Response(sink.stream, { status: 200, headers });
 }
 
