@@ -123,7 +123,10 @@ async function connectAll(): Promise<void> {
     const end = Math.min(spec.clients, i + CONNECT_BATCH, i < spec.pauseAt ? spec.pauseAt : Infinity);
     const batch: Promise<boolean>[] = [];
     for (let j = i; j < end; j++) batch.push(connect(j));
-    for (const r of await Promise.all(batch)) r ? ok++ : failed++;
+    for (const r of await Promise.all(batch)) {
+      if (r) ok++;
+      else failed++;
+    }
     i = end;
     if (i === spec.pauseAt && i < spec.clients) {
       send({ type: 'half', ok });

@@ -2,7 +2,10 @@ import type { StreamError } from './stream-error';
 
 /** What an `onError` handler answers; nothing (or `{}`) keeps the default for that error. */
 export interface StreamErrorResult {
-  /** Stop now and for good, as if `close()` had been called (launchdarkly's `CloseNow`). */
+  /**
+   * Stop now and for good, as if `close()` had been called: no retry, whatever `retry` says.
+   * Default: `false`.
+   */
   closeNow?: boolean;
   /**
    * Retry after this error (`true`) or stop (`false`). Default: `true` for network errors and a
@@ -42,7 +45,7 @@ export interface SubscribeOptions {
   fetch?: typeof fetch;
   /**
    * Ms without a byte (headers, events or heartbeat comments) after which the connection counts
-   * as dead: it is dropped and retried as a network error (launchdarkly's `ReadTimeout`). Set it
+   * as dead: it is dropped and retried as a network error (`kind: 'network'`). Set it
    * above the server's heartbeat: 45000 against a hub's default 15000 ms. Default: `0` (off).
    */
   readTimeout?: number;

@@ -18,10 +18,12 @@ export interface StreamErrorInit {
 
 /**
  * A failed connection attempt or a broken stream, as `onError` and `'error'` listeners receive it.
- * The Go seeds' `SubscriptionError` (a status and a message) plus the network failures.
+ * `kind` says what failed: the network, the response's status or Content-Type (with `status`), or a
+ * hub's refusal (with `reason` and `retryAfter`).
  */
 export class StreamError extends Error {
   override readonly name = 'StreamError';
+  /** What failed: see {@link StreamErrorKind}. */
   readonly kind: StreamErrorKind;
   /** The URL the stream reads. */
   readonly url: string;

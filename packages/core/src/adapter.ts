@@ -4,7 +4,11 @@
  * translation; one on Node's `http` takes the same from `@ssehub/core/adapter/node`. The parts
  * below them (admission, the publish handler, sinks, the wire encoder) are here for adapters that
  * need to go further. Nothing here needs `@types/node`.
+ *
+ * An adapter takes the app's hub, so its type is here too: an adapter imports nothing from the
+ * app entry `@ssehub/core`.
  */
+export type { Hub } from './hub/hub';
 export { webStreamHandler, webPublishHandler } from './web/handlers';
 export type { WebStreamHandler, WebPublishHandler } from './web/handlers';
 export { serveWeb, webAnswer } from './web/respond';

@@ -37,7 +37,6 @@ export type EventMap = object;
  * The event map of a hub created with no map: any event type, any payload. It is `any` so that a
  * typed `Hub<Events>` is still a `Hub` wherever one is taken (the adapters' `sse(hub)`, say).
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type UntypedEvents = any;
 
 /**

@@ -1,7 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Hub } from '@ssehub/core';
 import { nodePublishHandler } from '@ssehub/core/adapter/node';
-import type { PublishOptions } from '@ssehub/core/adapter';
+import type { Hub, PublishOptions } from '@ssehub/core/adapter';
 
 /** Options of {@link publish}: `authorize` receives Express's `req`. */
 export type PublishApiOptions = PublishOptions<Request>;

@@ -1,8 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gzip } from 'node:zlib';
-import type { Hub } from '@ssehub/core';
-import { admitStream, checkStreamOptions, createGzip, SSE_HEADERS, type StreamOptions } from '@ssehub/core/adapter';
+import { admitStream, checkStreamOptions, createGzip, SSE_HEADERS, type Hub, type StreamOptions } from '@ssehub/core/adapter';
 import { nodeStreamRequest, serveNode } from '@ssehub/core/adapter/node';
 import { sendAnswer } from './answer';
 

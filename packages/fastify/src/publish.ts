@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Hub } from '@ssehub/core';
-import { createPublishHandler, type PublishOptions } from '@ssehub/core/adapter';
+import { createPublishHandler, type Hub, type PublishOptions } from '@ssehub/core/adapter';
 import { nodePublishRequest } from '@ssehub/core/adapter/node';
 import { sendAnswer } from './answer';
 

@@ -7,12 +7,12 @@
  * implementation every Fetch-based adapter shares: this package only answers what those leave
  * unanswered (a method the stream does not serve, a path outside the publish API).
  */
-import type { Hub } from '@ssehub/core';
 import {
   jsonAnswer,
   webAnswer,
   webPublishHandler,
   webStreamHandler,
+  type Hub,
   type PublishOptions,
   type StreamOptions,
 } from '@ssehub/core/adapter';

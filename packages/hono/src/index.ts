@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import type { Hub } from '@ssehub/core';
-import type { StreamOptions } from '@ssehub/core/adapter';
+import type { Hub, StreamOptions } from '@ssehub/core/adapter';
 import { nodeStreamHandler } from '@ssehub/core/adapter/node';
 import { methodNotAllowed, streamResponder } from '@ssehub/fetch';
 

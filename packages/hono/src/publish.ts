@@ -1,6 +1,5 @@
 import type { Context, Next } from 'hono';
-import type { Hub } from '@ssehub/core';
-import { webPublishHandler, type PublishOptions } from '@ssehub/core/adapter';
+import { webPublishHandler, type Hub, type PublishOptions } from '@ssehub/core/adapter';
 
 /** Options of {@link publish}: `authorize` receives Hono's `c`. */
 export type PublishApiOptions = PublishOptions<Context>;

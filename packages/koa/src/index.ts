@@ -1,7 +1,6 @@
 import type { Context, Next } from 'koa';
-import type { Hub } from '@ssehub/core';
 import { nodeStreamHandler } from '@ssehub/core/adapter/node';
-import type { StreamOptions } from '@ssehub/core/adapter';
+import type { Hub, StreamOptions } from '@ssehub/core/adapter';
 
 /** Options of {@link sse}: resolvers receive Koa's `ctx`. Every option and its default: `StreamOptions` in @ssehub/core. */
 export type SseOptions = StreamOptions<Context>;

@@ -1,6 +1,5 @@
 import type { Context, Next } from 'koa';
-import type { Hub } from '@ssehub/core';
-import { createPublishHandler, type PublishOptions } from '@ssehub/core/adapter';
+import { createPublishHandler, type Hub, type PublishOptions } from '@ssehub/core/adapter';
 import { nodePublishRequest } from '@ssehub/core/adapter/node';
 
 /** Options of {@link publish}: `authorize` receives Koa's `ctx`. */

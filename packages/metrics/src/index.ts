@@ -7,8 +7,11 @@ import type { BackplaneState, HubHealth, HubStats } from '@ssehub/core';
 
 /** What {@link registerMetrics} reads from a hub: any `Hub` of `@ssehub/core` fits. */
 export interface MetricsHub {
+  /** The counters and gauges, read on every scrape. */
   stats(): HubStats;
+  /** Readiness and the backplane's state, read on every scrape. */
   health(options?: { maxOutage?: number }): HubHealth;
+  /** Broadcast latencies, fed into the latency histogram as they happen. */
   on(event: 'latency', handler: (ms: number) => void): () => void;
 }
 

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Backplane, BackplaneEntry, BackplaneHandler, BackplaneRecord, BackplaneReplay, BackplaneState } from '@ssehub/core';
+import { SseHubError, type Backplane, type BackplaneEntry, type BackplaneHandler, type BackplaneRecord, type BackplaneReplay, type BackplaneState } from '@ssehub/core';
 import { fromFields, posOf, toFields } from './codec';
 import { Outbox, type Queued } from './outbox';
 import { PUBLISH, STATE } from './scripts';
 
-/** Options of {@link redisBackplane}. Every one is optional. */
+/**
+ * Options of {@link redisBackplane}. Every one is optional; a count that is not an integer >= 1, or
+ * an empty `prefix`, throws a `TypeError` (as every bad option in ssehub does).
+ */
 export interface RedisBackplaneOptions {
   /** The Redis server. Default: `'redis://127.0.0.1:6379'`. */
   url?: string;
@@ -98,7 +101,7 @@ export class RedisBackplane implements Backplane {
   /** The current outage was reported through `onError` (once until the link is in step again). */
   private outageReported = false;
   /** Set when a watchdog resets the reader: Redis did not answer in time. */
-  private readerHung: Error | undefined;
+  private readerHung: SseHubError | undefined;
   private readonly firstSync: Promise<void>;
   private resolveFirstSync!: () => void;
   private loop: Promise<void> | undefined;
@@ -150,10 +153,10 @@ export class RedisBackplane implements Backplane {
     // ioredis emits every connection error; an outage is reported once, when it begins.
     this.cmd.on('error', (err: unknown) => (this.cmdError = err));
     this.reader.on('error', (err: unknown) => (this.readerError = err));
-    this.cmd.on('close', () => this.lost(this.cmdError ?? new Error('the command connection closed')));
+    this.cmd.on('close', () => this.lost(this.cmdError ?? new SseHubError('the command connection closed', 'BACKPLANE_UNAVAILABLE')));
     this.reader.on('close', () => {
       this.synced = false;
-      this.lost(this.readerHung ?? this.readerError ?? new Error('the reading connection closed'));
+      this.lost(this.readerHung ?? this.readerError ?? new SseHubError('the reading connection closed', 'BACKPLANE_UNAVAILABLE'));
     });
     this.cmd.on('ready', () => {
       this.cmdBroken = false;
@@ -223,7 +226,11 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  /** Reads the stream after an id (via the index) or a position, up to `upTo`, in `batch`-sized pages. */
+  /**
+   * Reads the stream after an id (via the index) or a position, up to `upTo`, in `batch`-sized pages.
+   * @throws SseHubError `BACKPLANE_REPLAY_FAILED` when a read fails (its `cause` is Redis's error); the
+   *   hub reports it and tells the client to resync.
+   */
   async replay(after: string | number | undefined, upTo: number): Promise<BackplaneReplay> {
     // A client that arrives while the backplane is still joining waits for it (up to `timeout`).
     if (this.epoch === undefined) await Promise.race([this.firstSync, sleep(this.timeout)]);
@@ -234,14 +241,17 @@ export class RedisBackplane implements Backplane {
     } catch (err) {
       if (isTimeout(err)) this.transportFailed(err);
       const from = typeof after === 'string' ? `event ${JSON.stringify(after)}` : after === undefined ? 'the oldest entry' : `position ${after}`;
-      throw new Error(`ssehub/redis: replay after ${from} from Redis at ${this.where} failed: ${describe(err)}`, { cause: err });
+      throw new SseHubError(`ssehub/redis: replay after ${from} from Redis at ${this.where} failed: ${describe(err)}`, 'BACKPLANE_REPLAY_FAILED', {
+        cause: err,
+      });
     }
   }
 
   /**
    * Called by `hub.close()`. When Redis is reachable, the outbox gets up to `timeout` ms to be
    * published; what Redis has not confirmed then (everything, when it is unreachable) is dropped and
-   * reported through the hub's `onError`. Then both connections close.
+   * reported through the hub's `onError` (an `SseHubError`, `BACKPLANE_UNPUBLISHED`). Then both
+   * connections close.
    */
   async close(): Promise<void> {
     if (this.closing) return;
@@ -253,7 +263,12 @@ export class RedisBackplane implements Backplane {
     const left = this.outbox.size;
     if (left) {
       const why = this.canPublish() ? `Redis did not confirm them within ${this.timeout} ms` : `Redis at ${this.where} is unreachable`;
-      this.handler?.error(new Error(`ssehub/redis: closed with ${left} broadcast${left === 1 ? '' : 's'} not published (${why}); they may never be delivered`));
+      this.handler?.error(
+        new SseHubError(
+          `ssehub/redis: closed with ${left} broadcast${left === 1 ? '' : 's'} not published (${why}); they may never be delivered`,
+          'BACKPLANE_UNPUBLISHED',
+        ),
+      );
     }
     this.resolveFirstSync();
     this.cmd.disconnect();
@@ -318,12 +333,15 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  /** Past `maxOutbox` waiting broadcasts, the oldest go: reported, and delivered nowhere. */
+  /** Past `maxOutbox` waiting broadcasts, the oldest go: reported (`BACKPLANE_OUTBOX_FULL`), and delivered nowhere. */
   private bound(): void {
     while (this.outbox.waiting > this.maxOutbox) {
       const q = this.outbox.dropOldestWaiting()!;
       this.handler?.error(
-        new Error(`ssehub/redis: outbox full (${this.maxOutbox} broadcasts waiting for Redis at ${this.where}); dropped the oldest, ${q.record.id}: it may never be delivered`),
+        new SseHubError(
+          `ssehub/redis: outbox full (${this.maxOutbox} broadcasts waiting for Redis at ${this.where}); dropped the oldest, ${q.record.id}: it may never be delivered`,
+          'BACKPLANE_OUTBOX_FULL',
+        ),
       );
     }
   }
@@ -349,7 +367,11 @@ export class RedisBackplane implements Backplane {
    */
   private transportFailed(err: unknown): void {
     if (this.closed) return;
-    this.lost(isTimeout(err) ? new Error(`a command got no answer within ${this.timeout} ms (Redis hung or overloaded)`, { cause: err }) : err);
+    this.lost(
+      isTimeout(err)
+        ? new SseHubError(`a command got no answer within ${this.timeout} ms (Redis hung or overloaded)`, 'BACKPLANE_TIMEOUT', { cause: err })
+        : err,
+    );
     if (this.cmdBroken) return;
     this.cmdBroken = true;
     if (this.cmd.status === 'ready') this.cmd.disconnect(true);
@@ -359,13 +381,15 @@ export class RedisBackplane implements Backplane {
 
   /**
    * Redis became unreachable or hung: the state becomes `outage`, and `onError` hears of it once per
-   * outage (a relapse while catching up is the same outage).
+   * outage (a relapse while catching up is the same outage), as an `SseHubError`,
+   * `BACKPLANE_UNAVAILABLE`, whose `cause` says why.
    */
   private lost(cause: unknown, how = 'unreachable'): void {
     if (this.closing || this.linkState === 'outage') return;
-    const error = new Error(
+    const error = new SseHubError(
       `ssehub/redis: Redis at ${this.where} ${how}: ${describe(cause)}. Broadcasts wait in the outbox ` +
         `(${this.outbox.size} now, at most ${this.maxOutbox}) and are delivered, on every hub, once Redis has ordered them`,
+      'BACKPLANE_UNAVAILABLE',
       { cause },
     );
     this.setState('outage', { error, outbox: this.outbox.size });
@@ -437,7 +461,7 @@ export class RedisBackplane implements Backplane {
   /** Resets the reader when `p` gets no answer within `ms`: Redis is hung. */
   private watched<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     const watchdog = setTimeout(() => {
-      this.readerHung = new Error(`${what} got no answer within ${ms} ms (Redis hung)`);
+      this.readerHung = new SseHubError(`${what} got no answer within ${ms} ms (Redis hung)`, 'BACKPLANE_TIMEOUT');
       this.reader.disconnect(true);
     }, ms);
     return p.finally(() => clearTimeout(watchdog));

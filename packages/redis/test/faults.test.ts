@@ -8,6 +8,7 @@
  * prints what the outage cost: the longest delivery delay, the outbox peak, the time to recover.
  */
 import { Redis } from 'ioredis';
+import { SseHubError, type SseHubErrorCode } from '@ssehub/core';
 import type { RedisBackplaneOptions } from '@ssehub/redis';
 import { HttpStream, failOnUnhandledRejections, sleep, waitUntil } from '../../testing/src/clients';
 import type { AdapterName } from '../../testing/src/servers';
@@ -51,6 +52,8 @@ async function up(): Promise<void> {
 const ids = (s: HttpStream, type = 'message') => s.events.filter((e) => e.event === type).map((e) => e.id!);
 const types = (s: HttpStream) => s.events.map((e) => e.event);
 const messages = (i: Instance) => i.errors.map((e) => (e instanceof Error ? e.message : String(e)));
+/** The `code` of each error `onError` received (undefined for one that is not an SseHubError). */
+const codes = (i: Instance): (SseHubErrorCode | undefined)[] => i.errors.map((e) => (e instanceof SseHubError ? e.code : undefined));
 const heardIds = (i: Instance) => i.heard.map((m) => m.id);
 
 /** When each event a stream reads arrived (ms since the epoch), by its index in `s.events`. */
@@ -197,11 +200,13 @@ describe.each<[string, RedisBackplaneOptions]>([
     // Reported: one outage on A (onError once, the logger saw the states), and the recovery.
     expect(messages(a)).toHaveLength(1);
     expect(messages(a)[0]).toMatch(/Redis at 127\.0\.0\.1:\d+ unreachable/);
+    expect(codes(a)).toEqual(['BACKPLANE_UNAVAILABLE']);
     expect(a.states).toEqual(['connected', 'outage', 'catching-up', 'connected']);
     expect(a.hub.backplaneState).toBe('connected');
     // B noticed the freeze only if its reader timed out; either way it ends in step, and says so once at most.
     expect(messages(b).length).toBeLessThanOrEqual(1);
     for (const m of messages(b)) expect(m).toMatch(/unreachable/);
+    for (const c of codes(b)) expect(c).toBe('BACKPLANE_UNAVAILABLE');
     expect(b.states[0]).toBe('connected');
     expect(b.states.at(-1)).toBe('connected');
 
@@ -323,6 +328,7 @@ test('while Redis is down nothing grows without bound: the outbox keeps the newe
   expect(a.backplane.outboxSize).toBe(20);
   const full = messages(a).filter((m) => /outbox full/.test(m));
   expect(full).toHaveLength(480);
+  expect(codes(a).filter((c) => c === 'BACKPLANE_OUTBOX_FULL')).toHaveLength(480);
   expect(full[0]).toContain(sent[0]);
   // A client the local cache cannot serve gets the gap path at once, not a wait on Redis.
   const lost = await open(b, '', { 'Last-Event-ID': 'from-elsewhere' });
@@ -354,6 +360,8 @@ test('publishes that time out on a frozen Redis, which runs them when it wakes, 
   const sent = Array.from({ length: 5 }, (_, n) => a.hub.broadcast({ data: `hung ${n}` }));
   await waitUntil(() => a.backplane.state === 'outage', 'a to report the outage', 5000);
   expect(messages(a)[0]).toMatch(/no answer within 300 ms/);
+  // An outage, caused by a command that timed out.
+  expect(a.errors[0]).toMatchObject({ code: 'BACKPLANE_UNAVAILABLE', cause: { name: 'SseHubError', code: 'BACKPLANE_TIMEOUT' } });
   await sleep(200);
   expect(ids(ca)).toEqual([first]);
   redis!.resume();
@@ -424,6 +432,7 @@ test('Redis refusing writes (OOM): broadcasts wait, the refusal is reported as a
     await waitUntil(() => a.backplane.state === 'outage', 'a to report the refusal');
     expect(messages(a)).toHaveLength(1);
     expect(messages(a)[0]).toMatch(/refuses broadcasts.*OOM/);
+    expect(codes(a)).toEqual(['BACKPLANE_UNAVAILABLE']);
     await sleep(1500);
     // Retried, still refused: nothing delivered, nothing reported twice, nothing lost.
     expect(ids(ca)).toEqual([first]);
@@ -485,4 +494,5 @@ test('close() gives the outbox a bounded chance: with Redis up it is published, 
   await b.hub.close();
   expect(Date.now() - t).toBeLessThan(1500);
   expect(messages(b).filter((m) => /closed with 3 broadcasts/.test(m))).toHaveLength(1);
+  expect(codes(b)).toContain('BACKPLANE_UNPUBLISHED');
 });

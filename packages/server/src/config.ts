@@ -12,11 +12,14 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** The values `--log-level` takes, most to least severe; `silent` logs nothing. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. Default: `'info'`. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Algorithms accepted for a shared secret and for a public key. */
 export const SECRET_ALGS = ['HS256', 'HS384', 'HS512'] as const;
+/** Algorithms accepted with a public key (`--jwt-public-key`). */
 export const PUBLIC_KEY_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 /** How subscribers' signed tokens are checked (see jwt.ts). Present only when a key is configured. */
@@ -37,31 +40,43 @@ export interface JwtConfig {
 
 /** The typed configuration of one ssehub server. */
 export interface ServerConfig {
+  /** Address to listen on. Default: `'127.0.0.1'`. */
   host: string;
+  /** Port to listen on (0: any free port). Default: 8080. */
   port: number;
   /** Bearer tokens the publish API accepts; empty only with `public`. */
   tokens: string[];
-  /** No access check on the publish API (an explicit choice). */
+  /** No access check on the publish API (an explicit choice). Default: `false`. */
   public: boolean;
-  /** Origins allowed to subscribe and publish from a browser: a list, `'*'`, or none (no CORS). */
+  /** Origins allowed to subscribe and publish from a browser: a list, `'*'`, or none (no CORS). Default: none. */
   corsOrigins: string[] | '*' | undefined;
-  /** Send `Access-Control-Allow-Credentials: true` (cookies on cross-origin EventSource). */
+  /** Send `Access-Control-Allow-Credentials: true` (cookies on cross-origin EventSource). Default: `false`. */
   corsCredentials: boolean;
+  /** Events kept for replay after a reconnect (0: none). Default: 1000. */
   history: number;
+  /** Milliseconds between heartbeat comments (0: off). Default: 15000. */
   heartbeat: number;
-  /** `retry:` sent first on every stream (ms), or undefined for none. */
+  /** `retry:` sent first on every stream (ms), or undefined for none. Default: undefined. */
   retry: number | undefined;
+  /** Milliseconds a subscriber may stay unable to take writes before that counts as one failure. Default: 5000. */
   timeout: number;
+  /** Failures in a row (see `timeout`) that disconnect a subscriber. Default: 3. */
   tolerance: number;
+  /** Open streams; past it new ones are refused with a retry hint. Default: `Infinity`. */
   maxClients: number;
+  /** Largest publish body in bytes (413 past it). Default: 65536. */
   maxBodyBytes: number;
-  /** Milliseconds over which SIGTERM/SIGINT end the open streams. */
+  /** Milliseconds over which SIGTERM/SIGINT end the open streams. Default: 5000. */
   drain: number;
+  /** Redis to share the hub through (`redis://` or `rediss://`), or undefined for this process only. Default: undefined. */
   redisUrl: string | undefined;
+  /** Redis key prefix: servers with the same Redis and prefix form one hub. Default: `'ssehub'`. */
   redisPrefix: string;
-  /** Milliseconds to wait for Redis at start-up. */
+  /** Milliseconds to wait for Redis at start-up. Default: 10000. */
   redisConnectTimeout: number;
+  /** Least severe level logged. Default: `'info'`. */
   logLevel: LogLevel;
+  /** How subscribers' tokens are checked, or undefined when subscriptions are open. Default: undefined. */
   jwt: JwtConfig | undefined;
 }
 
@@ -73,11 +88,13 @@ export interface OptionSpec {
   flag: string;
   /** Environment variables read, first set wins. */
   env: readonly string[];
+  /** How the value is parsed: text, an integer, a flag, or a list (repeated or comma-separated). */
   kind: Kind;
   /** The value (or `<value>` placeholder) `--help` shows. */
   value?: string;
   /** The default, as the README and `--help` show it. */
   defaultText: string;
+  /** The one-line description `--help` and the README show. */
   help: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Subscriber authorization without code, as Mercure does it: a browser's EventSource cannot send
+ * Subscriber authorization without code: a browser's EventSource cannot send
  * headers, so a subscriber presents a signed token (a JWT) in a cookie or an `authorization` query
  * parameter (or, from non-browser clients, an `Authorization: Bearer` header). Its claims decide the
  * channels the stream may join and the client id it gets, so private channels and `broadcastTo`

@@ -1,9 +1,12 @@
 /**
- * The routes: ssehub's stream at `/events` and publish API under `/api`, railsmechanic/eventsource's
- * REST API on `/<channel>` (with `all` for every subscriber), and the operations routes reserved for
- * health and metrics. Everything is core's: `nodeStreamHandler` serves streams, `createPublishHandler`
- * answers publishing, deleting and counts (the railsmechanic routes are mapped onto its paths, so
- * validation and status codes are the same on both), and this file only maps paths.
+ * The routes: ssehub's stream at `/events` and publish API under `/api`, the channel routes on
+ * `/<channel>` (GET subscribes to one channel, POST publishes to it, HEAD counts its streams, DELETE
+ * ends them, with `all` for every subscriber), and the operations routes reserved for health and metrics. The channel
+ * routes keep the paths, headers and formats of railsmechanic/eventsource's REST API, so its
+ * publishers and subscribers work unchanged. Everything is core's: `nodeStreamHandler` serves
+ * streams, `createPublishHandler` answers publishing, deleting and counts (the channel routes are
+ * mapped onto its paths, so validation and status codes are the same on both), and this file only
+ * maps paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '@ssehub/core';
@@ -25,7 +28,7 @@ import type { ServerConfig } from './config';
 import type { Grant, SubscriberAuth } from './jwt';
 import type { Logger } from './log';
 
-/** The name railsmechanic reserves for "every consumer": `POST /all` reaches every stream. */
+/** The channel name that means "every subscriber": `POST /all` reaches every stream, `DELETE /all` ends them all. */
 export const ALL = 'all';
 
 /** ssehub's own stream. */
@@ -40,7 +43,7 @@ export const API_PREFIX = '/api';
  */
 export const OPERATIONS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** First path segments that are routes of their own, so never a railsmechanic channel. */
+/** First path segments that are routes of their own, so never a channel of the channel routes. */
 export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([STREAM_PATH, API_PREFIX, ...OPERATIONS_PATHS].map((p) => p.slice(1)));
 
 /** What the routes need. */
@@ -73,7 +76,7 @@ interface StreamState {
 
 const streamState = new WeakMap<IncomingMessage, StreamState>();
 
-/** Options of a stream handler: the path's channels (railsmechanic routes) and the token check. */
+/** Options of a stream handler: the path's channels (the channel routes) and the token check. */
 function streamOptions(ctx: RouteContext, pathChannels: boolean): StreamOptions<IncomingMessage> {
   const options: StreamOptions<IncomingMessage> = { cors: ctx.cors };
   if (pathChannels) options.channels = (req) => streamState.get(req)?.channels ?? [];
@@ -126,7 +129,7 @@ async function route(ctx: RouteContext, streams: Streams, req: IncomingMessage, 
   if (OPERATIONS_PATHS.has(path)) return operations(ctx, req, res, path, method);
   if (path === '/') return send(res, req, method === 'GET' || method === 'HEAD' ? index(ctx) : notAllowed(['GET', 'HEAD']));
 
-  // railsmechanic/eventsource: one path segment names the channel.
+  // The channel routes: one path segment names the channel.
   const m = /^\/([^/]+)$/.exec(path);
   if (!m) return send(res, req, notFound());
   const raw = m[1]!;
@@ -159,7 +162,7 @@ async function channelRoute(
       return forward(ctx, req, res, all ? '/broadcast' : `/channels/${raw}`);
     case 'HEAD': {
       const answer = (await ctx.publish(publishRequest(req, all ? '/' : `/channels/${raw}`)))!;
-      // railsmechanic lists the channels as `[a,b]`; the publish API as `a,b`.
+      // The channel routes list the channels as `[a,b]`; the publish API as `a,b`.
       const list = answer.headers['X-Available-Channels'];
       if (answer.status === 200 && list !== undefined) answer.headers['X-Available-Channels'] = `[${list}]`;
       return send(res, req, answer);
@@ -181,7 +184,7 @@ async function forward(ctx: RouteContext, req: IncomingMessage, res: ServerRespo
 }
 
 /**
- * Serves a stream. `channels`: the channels the path names (railsmechanic), or undefined for
+ * Serves a stream. `channels`: the channels the path names (the channel routes), or undefined for
  * `/events`, whose `channel` query parameters name them.
  */
 async function serveStream(
@@ -235,7 +238,7 @@ async function operations(ctx: RouteContext, req: IncomingMessage, res: ServerRe
   send(res, req, { status: 200, headers: { 'Content-Type': ctx.metrics.contentType, 'Cache-Control': 'no-store' }, body });
 }
 
-/** DELETE /all: railsmechanic's CloseAll, every stream ends (clients reconnect and resume). */
+/** DELETE /all: every stream ends (clients reconnect and resume); behind the publish token unless the server is public. */
 function closeAll(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): void {
   const header = publisherHeaders(nodeHeaderReader(req));
   const extra = ctx.cors ? corsHeaders(ctx.cors, header('origin')) : {};
@@ -257,7 +260,7 @@ function publishRequest(req: IncomingMessage, path: string): PublishRequest<Inco
 }
 
 /**
- * railsmechanic's publishers send `Auth-Token: <token>`; it counts as `Authorization: Bearer <token>`
+ * A publisher may send its token as `Auth-Token: <token>`; it counts as `Authorization: Bearer <token>`
  * when no Authorization header is there.
  */
 function publisherHeaders(header: HeaderReader): HeaderReader {

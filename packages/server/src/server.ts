@@ -19,7 +19,9 @@ import { VERSION } from './version';
 export interface SsehubServer {
   /** The HTTP server; `listen()` starts it. */
   readonly server: http.Server;
+  /** The hub every route serves, built from the config (history, heartbeat, limits, Redis). */
   readonly hub: Hub;
+  /** The server's pino logger: one JSON line per record on stdout, at `logLevel` and above. */
   readonly log: Logger;
   /** The Redis backplane, when `redisUrl` is set. */
   readonly backplane: RedisBackplane | undefined;

@@ -18,8 +18,6 @@ jest.setTimeout(60_000);
 failOnUnhandledRejections();
 afterAll(killAll);
 
-const SECRET = 'a-32-byte-secret-for-the-tests!!';
-
 /** Exit 1 with exactly one line on stderr, `ssehub: ...`, nothing on stdout and no stack trace. */
 function expectOneLine(label: string, result: Finished, pattern: RegExp): void {
   expect({ label, code: result.code, stdout: result.stdout }).toEqual({ label, code: 1, stdout: '' });

@@ -5,7 +5,6 @@
  * 405 for methods the route does not serve, the publish plugin's prefixes, and the shutdown recipe
  * (a `preClose` hook that drains the hub). The shared suites cover the rest.
  */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';

@@ -3,6 +3,7 @@ import type { Connection } from './connection';
 
 /** Something that stops accepting connections: a Node `http.Server`, `https.Server` or `http2` server. */
 export interface ClosableServer {
+  /** Stops accepting connections; `callback` runs once every connection has ended. */
   close(callback?: (err?: Error) => void): unknown;
   /** Node 18.2+: closes connections that carry no request. */
   closeIdleConnections?(): void;

@@ -3,8 +3,11 @@ import type { EvictReason, HubLogger } from './options';
 
 /** The hub's events and their handler signatures. */
 export interface HubEvents {
+  /** A stream was admitted and registered (before its replay is written). */
   connect: (client: Client) => void;
+  /** A stream ended, for any reason: the client left, it was evicted or ended, or the hub closed. */
   disconnect: (client: Client) => void;
+  /** The hub dropped a stream that could not keep up (`timeout` or `buffer`); `disconnect` follows. */
   evict: (client: Client, reason: EvictReason) => void;
   /** Ms from a broadcast to its being handed to the recipients' transports (see `hub.on`). */
   latency: (ms: number) => void;

@@ -37,6 +37,7 @@ export interface HubHealth {
   ready: boolean;
   /** Is the hub alive (not closed)? */
   live: boolean;
+  /** The hub's lifecycle: `open`, `draining` or `closed`. */
   state: HubState;
   /** The backplane's link state, if there is one. */
   backplane: BackplaneState | undefined;

@@ -8,6 +8,7 @@ import { textAnswer, type HeaderReader, type HttpAnswer } from './http';
 
 /** Refuses a request: 401 (no or unusable credentials) or 403 (credentials that are not enough). */
 export interface Denial {
+  /** `401` when no credentials came (a bearer challenge goes with it), `403` when they are wrong. */
   status: 401 | 403;
   /** Sent as the plain-text (stream) or JSON (publish) body. Default: a generic reason. */
   message?: string;

@@ -1,7 +1,10 @@
 /** A complete HTTP answer a transport sends as it is (an empty body for HEAD, 204 and 304). */
 export interface HttpAnswer {
+  /** The HTTP status code. */
   status: number;
+  /** Response headers, Content-Type included. */
   headers: Record<string, string>;
+  /** The whole body, as text (empty for none). */
   body: string;
   /** Close the connection after this answer (`Connection: close` over HTTP/1). Default: false. */
   closeConnection?: boolean;

@@ -37,9 +37,11 @@ export const PUBLISH_DEFAULTS = Object.freeze({ maxBodyBytes: 64 * 1024, prefix:
 export interface PublishRequest<Req> {
   /** The framework's request object, handed to `authorize`. */
   req: Req;
+  /** The request's HTTP method, as received (compared case-insensitively). */
   method: string;
   /** The path without the query string (not percent-decoded), relative to where the handler is mounted. */
   path: string;
+  /** Reads one request header by its lower-case name. */
   header: HeaderReader;
   /** Reads the raw body; resolves `undefined` when it is longer than `limit` bytes. */
   readBody(limit: number): Promise<Uint8Array | undefined>;
@@ -259,7 +261,7 @@ function toMessage(body: unknown): { message: Message } | FieldProblem {
   const message: Message = { data: b.data };
   if (b.event !== undefined) message.event = b.event as string;
   if (b.id !== undefined) {
-    // Numeric ids are accepted as the railsmechanic seed sends them (`"id": 123`).
+    // A numeric id (`"id": 123`, as some publishers send it) is taken as its decimal string.
     if (typeof b.id === 'number' && !Number.isSafeInteger(b.id)) return { field: 'id', problem: 'must be a string or an integer' };
     message.id = typeof b.id === 'number' ? String(b.id) : (b.id as string);
   }

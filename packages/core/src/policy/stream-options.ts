@@ -93,6 +93,7 @@ export function checkStreamOptions(options: StreamOptions<any>): void {
 
 /** What an adapter reads off a stream request, whatever its runtime. */
 export interface StreamRequest {
+  /** The request's HTTP method, as received. */
   method: string;
   /** The query string's parameters. */
   query: URLSearchParams;

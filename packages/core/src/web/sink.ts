@@ -5,7 +5,7 @@ export const WEB_HIGH_WATER_MARK = 64 * 1024;
 
 /**
  * The first bytes of every Web stream: a lone comment line, with no blank line after it, so a client
- * that dispatches on every blank line (fetch-event-source) sees no empty event.
+ * that dispatches an event on every blank line, even one with no data, sees no empty event.
  */
 export function streamLead(): Uint8Array {
   return new Uint8Array([0x3a, 0x0a]); // ":\n"

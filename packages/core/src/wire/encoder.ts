@@ -36,8 +36,8 @@ export function encodeEvent(msg: Message, id: string | undefined): Uint8Array {
 
 /**
  * A comment line (`:` or `: text`), as used for heartbeats: one line and no blank line after it.
- * A comment alone needs no dispatch, and clients that dispatch on every blank line
- * (fetch-event-source, some Go clients) would report a blank line after it as an empty event.
+ * A comment alone needs no dispatch, and a client that dispatches an event on every blank line,
+ * even one with no data, would report a blank line after it as an empty event.
  * Line breaks in the text are replaced by spaces.
  */
 export function encodeComment(text = ''): Uint8Array {

@@ -5,6 +5,7 @@
 
 /** What is wrong with one field: `{ field: 'id', problem: 'must not be empty' }`. */
 export interface FieldProblem {
+  /** The field at fault (`message` for the message as a whole). */
   readonly field: 'data' | 'event' | 'id' | 'retry' | 'channel' | 'clientId' | 'message';
   /** Reads after the field's name: `message.${field} ${problem}`. */
   readonly problem: string;
