@@ -167,7 +167,11 @@ function fmt(n: number, digits = 2): string {
 /** The Markdown tables: one per scenario, then the targets. */
 export function markdown(run: RunResult): string {
   const lines: string[] = [];
-  lines.push(`Run ${run.date} with \`${run.command}\` on ${run.machine.cpus} x ${run.machine.model}, Node ${run.machine.node}.`);
+  lines.push(
+    `Run ${run.date} with \`${run.command}\` on ${run.machine.cpus} x ${run.machine.model}, Node ${run.machine.node}` +
+      // A shared machine: the load at the start says how much else was running (ratios within the run still hold).
+      (run.machine.load ? `, load average ${run.machine.load.map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) at the start.` : '.'),
+  );
   lines.push('');
   for (const sc of run.scenarios) {
     lines.push(`**(${sc.id}) ${sc.title}**`);
