@@ -1,5 +1,5 @@
 /**
- * What the Express, Koa and Hono examples share: the demo's hub and its typed events, the logic behind
+ * What the Express, Koa, Hono and Fastify examples share: the demo's hub and its typed events, the logic behind
  * the demo's two POST routes, and the page. Each example only wires these into its framework.
  */
 import { randomBytes } from 'node:crypto';
@@ -239,9 +239,13 @@ export function startBanner(framework: string, address: ReturnType<import('node:
  * Last-Event-ID (to this app once it is back, or another instance), and the process exits. Each
  * example's `server.ts` calls this.
  */
-export function runDemo(framework: string, createServer: (demo: Demo) => import('node:http').Server): void {
+export async function runDemo(
+  framework: string,
+  createServer: (demo: Demo) => import('node:http').Server | Promise<import('node:http').Server>,
+): Promise<void> {
   const demo = new Demo({ tickMs: Number(process.env.DEMO_TICK_MS ?? 5000), token: process.env.SSEHUB_TOKEN });
-  const server = createServer(demo);
+  // Some frameworks (Fastify) load their plugins before the server may listen.
+  const server = await createServer(demo);
   server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
     console.log(startBanner(framework, server.address(), demo.token));
   });

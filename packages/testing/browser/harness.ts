@@ -11,6 +11,7 @@ import { Demo } from '../../../examples/shared/src';
 import { createServer as expressServer } from '../../../examples/express/src/app';
 import { createServer as koaServer } from '../../../examples/koa/src/app';
 import { createServer as honoServer } from '../../../examples/hono/src/app';
+import { createServer as fastifyServer } from '../../../examples/fastify/src/app';
 
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = path.resolve(__dirname, '../../../test-artifacts');
@@ -39,14 +40,15 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** The examples with a demo page (examples/<name>): Express, Koa and Hono. */
-export const EXAMPLES = ['express', 'koa', 'hono'] as const;
+/** The examples with a demo page (examples/<name>): Express, Koa, Hono and Fastify. */
+export const EXAMPLES = ['express', 'koa', 'hono', 'fastify'] as const;
 export type ExampleName = (typeof EXAMPLES)[number];
 
-const SERVERS: Record<ExampleName, (demo: Demo) => http.Server> = {
+const SERVERS: Record<ExampleName, (demo: Demo) => http.Server | Promise<http.Server>> = {
   express: expressServer,
   koa: koaServer,
   hono: honoServer,
+  fastify: fastifyServer,
 };
 
 /** One example server with its demo hub. */
@@ -62,7 +64,7 @@ export interface Example {
  */
 export async function startExample(adapter: ExampleName, hub: HubOptions = { history: 500, retry: 250 }): Promise<Example> {
   const demo = new Demo({ hub, tickMs: 0 });
-  const server = SERVERS[adapter](demo);
+  const server = await SERVERS[adapter](demo);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

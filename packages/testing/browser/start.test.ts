@@ -9,7 +9,7 @@ import path from 'node:path';
 jest.setTimeout(60_000);
 
 const EXAMPLES = path.resolve(__dirname, '../../../examples');
-const FRAMEWORK = { express: 'Express', koa: 'Koa', hono: 'Hono' } as const;
+const FRAMEWORK = { express: 'Express', koa: 'Koa', hono: 'Hono', fastify: 'Fastify' } as const;
 
 /** Starts an example's start script on a free port and resolves with the URL it prints. */
 function start(name: string): { child: ChildProcess; url: Promise<string>; output: () => string } {
