@@ -1,5 +1,6 @@
 /** The framework-agnostic access helpers: token comparison, CORS decisions, Accept-Encoding parsing. */
 import fc from 'fast-check';
+import { checkLimit } from '../src/policy/access';
 import { acceptsGzip, bearerToken, checkCors, checkToken, corsHeaders, preflight, safeEqual, verdictOf } from '@ssehub/core/adapter';
 
 describe('safeEqual', () => {
@@ -200,5 +201,12 @@ describe('verdictOf', () => {
     ['a message that is not a string', { status: 401, message: 7 }, true, { status: 401, message: 'authentication required' }],
   ])('%s', (_, verdict, grants, expected) => {
     expect(verdictOf(verdict, grants)).toEqual(expected);
+  });
+});
+
+describe('checkLimit', () => {
+  it('takes a positive integer or Infinity, and nothing given', () => {
+    for (const ok of [undefined, 1, 50, Infinity]) expect(() => checkLimit('maxChannels', ok)).not.toThrow();
+    for (const bad of [0, -1, 1.5, NaN]) expect(() => checkLimit('maxChannels', bad)).toThrow(/maxChannels/);
   });
 });

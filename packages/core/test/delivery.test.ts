@@ -10,6 +10,7 @@ import type { Sink } from '@ssehub/core/adapter';
 /** A transport that says "wait" when told to, and drains when told to. */
 class TestSink implements Sink {
   readonly writes: string[] = [];
+  readonly chunks: Uint8Array[] = [];
   /** What the next writes return. */
   accept = true;
   bufferedBytes = 0;
@@ -20,6 +21,7 @@ class TestSink implements Sink {
 
   write(chunk: Uint8Array): boolean {
     if (this.ended || this.destroyed) throw new Error('write after the end');
+    this.chunks.push(chunk);
     this.writes.push(new TextDecoder().decode(chunk));
     if (!this.accept) this.bufferedBytes += chunk.byteLength;
     return this.accept;
@@ -153,6 +155,157 @@ describe('backpressure', () => {
     h.broadcast({ data: 'x'.repeat(20) });
     await turn();
     expect(evicted).toEqual([['big', 'buffer']]);
+  });
+});
+
+describe('backpressure, at the edges', () => {
+  /** The bytes of `id: <id>\ndata: <data>\n\n`. */
+  const size = (id: string, data: string) => `id: ${id}\ndata: ${data}\n\n`.length;
+
+  it('keeps writing at once to a sink that accepted the last write', async () => {
+    const h = hub();
+    const sink = new TestSink();
+    h.connect(sink);
+    h.broadcast({ data: 'a', id: '1' });
+    await turn();
+    h.broadcast({ data: 'b', id: '2' });
+    await turn();
+    expect(sink.writes).toEqual(['id: 1\ndata: a\n\n', 'id: 2\ndata: b\n\n']);
+    expect(h.stats().congested).toBe(0);
+  });
+
+  it('keeps a congested client whose bytes are exactly maxBufferedBytes, and evicts it one byte later', async () => {
+    const max = size('1', 'aaaa') + size('2', 'bbbb');
+    const h = hub({ maxBufferedBytes: max });
+    const evicted = evictions(h);
+    const sink = new TestSink();
+    h.connect(sink, { clientId: 'edge' });
+    sink.accept = false;
+    h.broadcast({ data: 'aaaa', id: '1' }); // in the transport
+    await turn();
+    h.broadcast({ data: 'bbbb', id: '2' }); // queued: exactly max in all
+    expect(evicted).toEqual([]);
+    h.broadcast({ data: '', id: '3' });
+    expect(evicted).toEqual([['edge', 'buffer']]);
+  });
+
+  it('keeps a client whose transport holds exactly maxBufferedBytes when it asks to wait', async () => {
+    const h = hub({ maxBufferedBytes: size('1', 'abc') });
+    const evicted = evictions(h);
+    const sink = new TestSink();
+    h.connect(sink);
+    sink.accept = false;
+    h.broadcast({ data: 'abc', id: '1' });
+    await turn();
+    expect(evicted).toEqual([]);
+    expect(h.stats().congested).toBe(1);
+  });
+
+  it('keeps a preparing client whose queue is exactly maxBufferedBytes', async () => {
+    let release!: () => void;
+    const ready = new Promise<void>((r) => (release = r));
+    const h = hub({ maxBufferedBytes: size('1', 'abc'), initMessages: async () => (await ready, []) });
+    const evicted = evictions(h);
+    const sink = new TestSink();
+    h.connect(sink, { lastEventId: 'unknown' });
+    h.broadcast({ data: 'abc', id: '1' });
+    expect(evicted).toEqual([]);
+    release();
+    await turn();
+    await turn();
+    expect(sink.text).toBe('id: 1\ndata: abc\n\n');
+  });
+
+  it('writes a turn past 64 KiB at once, and up to 64 KiB at the end of the turn', async () => {
+    const h = hub({ maxBufferedBytes: 1_000_000 });
+    const sink = new TestSink();
+    h.connect(sink);
+    const exactly = 'x'.repeat(64 * 1024 - size('1', ''));
+    h.broadcast({ data: exactly, id: '1' });
+    expect(sink.writes).toHaveLength(0);
+    await turn();
+    expect(sink.writes).toHaveLength(1);
+    h.broadcast({ data: exactly + 'y', id: '2' });
+    expect(sink.writes).toHaveLength(2);
+    expect(sink.writes[1]).toBe(`id: 2\ndata: ${exactly}y\n\n`);
+  });
+
+  it('does not write at the end of the turn to a client that became congested during it', async () => {
+    const h = hub({ maxBufferedBytes: 10_000_000 });
+    const sink = new TestSink();
+    h.connect(sink);
+    sink.accept = false;
+    h.broadcast({ data: 'small', id: '1' }); // queued for the end of the turn
+    h.broadcast({ data: 'x'.repeat(70_000), id: '2' }); // past 64 KiB: written now, and the sink asks to wait
+    h.broadcast({ data: 'after', id: '3' });
+    expect(sink.writes).toHaveLength(1);
+    await turn();
+    expect(sink.writes).toHaveLength(1);
+    sink.drain();
+    expect(sink.writes[1]).toBe('id: 3\ndata: after\n\n');
+  });
+
+  it('writes nothing at the end of the turn to a client that left during it', async () => {
+    const h = hub();
+    const sink = new TestSink();
+    h.connect(sink);
+    h.broadcast({ data: 'a', id: '1' });
+    sink.close();
+    await turn();
+    expect(sink.writes).toEqual([]);
+  });
+
+  it('leaves an evicted client closed when its transport drains afterwards', async () => {
+    const h = hub({ maxBufferedBytes: 50 });
+    const sink = new TestSink();
+    const client = h.connect(sink);
+    sink.accept = false;
+    h.broadcast({ data: 'a', id: '1' });
+    await turn();
+    h.broadcast({ data: 'x'.repeat(60), id: '2' });
+    expect(client.closed).toBe(true);
+    sink.drain();
+    expect(client.closed).toBe(true);
+    expect(h.stats().congested).toBe(0);
+  });
+
+  it('stops the sweep at once when the last stalled client leaves', async () => {
+    fakeClock();
+    const h = hub({ timeout: 100, tolerance: 5, maxBufferedBytes: 1_000_000 });
+    const sink = new TestSink();
+    h.connect(sink);
+    sink.accept = false;
+    h.broadcast({ data: 'a' });
+    await turn();
+    expect(jest.getTimerCount()).toBe(1);
+    sink.close();
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('gives clients with the same pending frames the very same buffer, and each its own frames', async () => {
+    const h = hub();
+    const [a, b, room] = [new TestSink(), new TestSink(), new TestSink()];
+    h.connect(a);
+    h.connect(b);
+    h.connect(room, { channels: ['room'] });
+    h.broadcast({ data: '1', id: '1' });
+    h.broadcast({ data: '2', id: '2' });
+    h.broadcast({ data: 'r', id: 'r', channel: 'room' });
+    await turn();
+    expect(a.chunks).toHaveLength(1);
+    expect(b.chunks[0]).toBe(a.chunks[0]);
+    expect(a.text).toBe('id: 1\ndata: 1\n\nid: 2\ndata: 2\n\n');
+    expect(room.text).toBe('id: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: r\ndata: r\n\n');
+    // Same count of frames, different frames: not shared.
+    const [c, d] = [new TestSink(), new TestSink()];
+    h.connect(c, { channels: ['x'] });
+    h.connect(d, { channels: ['y'] });
+    h.broadcast({ data: 'x', id: 'x', channel: 'x' });
+    h.broadcast({ data: 'y', id: 'y', channel: 'y' });
+    h.broadcast({ data: 'all', id: 'z' });
+    await turn();
+    expect(c.text).toBe('id: x\ndata: x\n\nid: z\ndata: all\n\n');
+    expect(d.text).toBe('id: y\ndata: y\n\nid: z\ndata: all\n\n');
   });
 });
 
