@@ -282,6 +282,36 @@ describe('backpressure, at the edges', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('does not share a longer list of frames with a client whose frames are its beginning', async () => {
+    const h = hub();
+    const [room, plain] = [new TestSink(), new TestSink()];
+    h.connect(room, { channels: ['room'] }); // written first: its three frames are the ones remembered
+    h.connect(plain);
+    h.broadcast({ data: '1', id: '1' });
+    h.broadcast({ data: '2', id: '2' });
+    h.broadcast({ data: 'r', id: 'r', channel: 'room' });
+    await turn();
+    expect(room.text).toBe('id: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: r\ndata: r\n\n');
+    expect(plain.text).toBe('id: 1\ndata: 1\n\nid: 2\ndata: 2\n\n');
+  });
+
+  it('leaves a client closed, not congested, when its transport closes while refusing a write', async () => {
+    const h = hub({ maxBufferedBytes: 1_000_000 });
+    const sink = new TestSink();
+    const client = h.connect(sink);
+    sink.write = (chunk) => {
+      sink.writes.push(new TextDecoder().decode(chunk));
+      sink.close();
+      return false;
+    };
+    h.broadcast({ data: 'a', id: '1' });
+    await turn();
+    expect(sink.writes).toEqual(['id: 1\ndata: a\n\n']);
+    expect(client.closed).toBe(true);
+    expect(h.size).toBe(0);
+    expect(h.stats().congested).toBe(0);
+  });
+
   it('gives clients with the same pending frames the very same buffer, and each its own frames', async () => {
     const h = hub();
     const [a, b, room] = [new TestSink(), new TestSink(), new TestSink()];
