@@ -264,6 +264,9 @@ describe('backpressure, at the edges', () => {
     await turn();
     h.broadcast({ data: 'x'.repeat(60), id: '2' });
     expect(client.closed).toBe(true);
+    // Gone: nothing counts as waiting for it, whatever its transport still holds.
+    expect(sink.bufferedBytes).toBeGreaterThan(0);
+    expect(client.bufferedBytes).toBe(0);
     sink.drain();
     expect(client.closed).toBe(true);
     expect(h.stats().congested).toBe(0);
