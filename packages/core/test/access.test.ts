@@ -1,6 +1,7 @@
 /** The framework-agnostic access helpers: token comparison, CORS decisions, Accept-Encoding parsing. */
 import fc from 'fast-check';
-import { acceptsGzip, bearerToken, checkCors, checkToken, corsHeaders, preflight, safeEqual } from '@ssehub/core/adapter';
+import { checkLimit } from '../src/policy/access';
+import { acceptsGzip, bearerToken, checkCors, checkToken, corsHeaders, preflight, safeEqual, verdictOf } from '@ssehub/core/adapter';
 
 describe('safeEqual', () => {
   it('agrees with === on any pair of strings', () => {
@@ -92,5 +93,120 @@ describe('acceptsGzip', () => {
     ['', false],
   ])('%j → %s', (header, expected) => {
     expect(acceptsGzip(header)).toBe(expected);
+  });
+});
+
+describe('CORS headers, present and absent', () => {
+  const origin = 'https://a.example';
+
+  it('sends no Access-Control-Allow-Credentials unless credentials is on', () => {
+    expect(corsHeaders({ origins: [origin] }, origin)).toEqual({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
+    expect(corsHeaders({ origins: [origin], credentials: false }, origin)).toEqual({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin' });
+    expect(corsHeaders({ origins: () => true }, origin)).not.toHaveProperty('Access-Control-Allow-Credentials');
+  });
+
+  it("answers origins '*' with a bare * to any origin or none: no Vary, no credentials", () => {
+    for (const from of ['https://x.example', 'null', undefined]) {
+      expect(corsHeaders({ origins: '*' }, from)).toEqual({ 'Access-Control-Allow-Origin': '*' });
+    }
+  });
+
+  it('answers a preflight with exactly its headers, Max-Age 600 unless maxAge says otherwise', () => {
+    const header = (name: string) => (name === 'origin' ? origin : undefined);
+    expect(preflight({ origins: [origin] }, header, ['GET', 'POST'], ['Last-Event-ID', 'Authorization'])).toEqual({
+      status: 204,
+      headers: {
+        'Access-Control-Allow-Origin': origin,
+        Vary: 'Origin',
+        'Access-Control-Allow-Methods': 'GET, POST',
+        'Access-Control-Allow-Headers': 'Last-Event-ID, Authorization',
+        'Access-Control-Max-Age': '600',
+      },
+      body: '',
+    });
+    expect(preflight({ origins: [origin], maxAge: 0 }, header, ['GET'], []).headers['Access-Control-Max-Age']).toBe('0');
+    expect(preflight({ origins: '*', maxAge: 5 }, header, ['GET'], []).headers).toEqual({
+      'Access-Control-Allow-Origin': '*',
+      'Access-Control-Allow-Methods': 'GET',
+      'Access-Control-Allow-Headers': '',
+      'Access-Control-Max-Age': '5',
+    });
+  });
+
+  it('refuses a preflight with a plain-text 403', () => {
+    const refused = preflight({ origins: [origin] }, () => undefined, ['GET'], []);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toBe('ssehub: origin not allowed\n');
+  });
+
+  it('checks maxAge and origins when the options are given', () => {
+    expect(() => checkCors(undefined)).not.toThrow();
+    expect(() => checkCors({ origins: [origin], maxAge: 0 })).not.toThrow();
+    expect(() => checkCors({ origins: () => false, credentials: true })).not.toThrow();
+    expect(() => checkCors({ origins: [origin], maxAge: -1 })).toThrow(/cors\.maxAge/);
+    expect(() => checkCors({ origins: [origin], maxAge: 1.5 })).toThrow(TypeError);
+    expect(() => checkCors({ origins: '*', credentials: true })).toThrow("ssehub: cors.origins '*' cannot be used with credentials");
+    expect(() => checkCors({ origins: 42 as never })).toThrow("ssehub: cors.origins must be an array of origins, a predicate or '*'");
+  });
+});
+
+describe('bearer tokens, anchored', () => {
+  it('reads Bearer only at the start of the header, and only one token up to its end', () => {
+    expect(bearerToken('XBearer abc')).toBeUndefined();
+    expect(bearerToken(' Bearer abc')).toBeUndefined();
+    expect(bearerToken('Bearer abc x')).toBeUndefined();
+    expect(bearerToken('Bearer\tabc\t')).toBe('abc');
+    expect(bearerToken('Bearerabc')).toBeUndefined();
+    expect(bearerToken('')).toBeUndefined();
+  });
+
+  it('says why it refuses', () => {
+    expect(checkToken(['t'], undefined)).toEqual({ status: 401, message: 'a bearer token is required' });
+    expect(checkToken(['t'], 'Bearer u')).toEqual({ status: 403, message: 'the bearer token is not accepted' });
+    expect(checkToken([], 'Bearer t')).toEqual({ status: 403, message: 'the bearer token is not accepted' });
+    // An accepted token before or after a refused one: every token is compared.
+    expect(checkToken(['t', 'u'], 'Bearer t')).toBeUndefined();
+    expect(checkToken(['u', 't'], 'Bearer t')).toBeUndefined();
+  });
+});
+
+describe('acceptsGzip with spaces around parameters', () => {
+  it.each([
+    ['gzip; q=0', false],
+    ['gzip;  q=0.0', false],
+    ['gzip; q=0.5', true],
+    ['*; q=0', false],
+    ['deflate, *; q=0.1', true],
+    [' gzip ', true],
+    ['identity, x-gzip; q=0', false],
+    ['gzip;level=1', true],
+    [undefined, false],
+  ])('%j → %s', (header, expected) => {
+    expect(acceptsGzip(header)).toBe(expected);
+  });
+});
+
+describe('verdictOf', () => {
+  it.each([
+    ['true', true, true, 'allow'],
+    ['a grant object, for streams', { channels: ['a'] }, true, 'grant'],
+    ['a grant object, for the publish API', { channels: ['a'] }, false, { status: 403, message: 'forbidden' }],
+    ['false', false, true, { status: 403, message: 'forbidden' }],
+    ['undefined', undefined, true, { status: 403, message: 'forbidden' }],
+    ['null', null, true, { status: 403, message: 'forbidden' }],
+    ['a 401', { status: 401 }, true, { status: 401, message: 'authentication required' }],
+    ['a 401 with a message', { status: 401, message: 'log in' }, true, { status: 401, message: 'log in' }],
+    ['a 403 with a message', { status: 403, message: 'no' }, false, { status: 403, message: 'no' }],
+    ['any other status', { status: 200 }, true, { status: 403, message: 'forbidden' }],
+    ['a message that is not a string', { status: 401, message: 7 }, true, { status: 401, message: 'authentication required' }],
+  ])('%s', (_, verdict, grants, expected) => {
+    expect(verdictOf(verdict, grants)).toEqual(expected);
+  });
+});
+
+describe('checkLimit', () => {
+  it('takes a positive integer or Infinity, and nothing given', () => {
+    for (const ok of [undefined, 1, 50, Infinity]) expect(() => checkLimit('maxChannels', ok)).not.toThrow();
+    for (const bad of [0, -1, 1.5, NaN]) expect(() => checkLimit('maxChannels', bad)).toThrow(/maxChannels/);
   });
 });

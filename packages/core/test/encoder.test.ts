@@ -1,6 +1,9 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { validateMessage, type Message } from '@ssehub/core';
-import { encodeComment, encodeEvent, encodeRetry } from '@ssehub/core/adapter';
+import { dataText, encodeComment, encodeEvent, encodeRetry } from '@ssehub/core/adapter';
+import { concatBytes } from '../src/wire/encoder';
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 /** What a spec-following client reads back from some bytes. */
 function parse(bytes: Uint8Array | Uint8Array[]): { events: EventSourceMessage[]; retries: number[]; comments: string[] } {
@@ -71,6 +74,84 @@ describe('encodeEvent', () => {
     expect(events).toHaveLength(0);
     expect(comments).toEqual(['', 'ping x']);
     expect(retries).toEqual([3000]);
+  });
+});
+
+// The parser above drops a line it cannot use (`retry: undefined`, say) without a word, so these
+// compare the bytes themselves.
+describe('the exact bytes', () => {
+  it('writes only the fields a message has, in the order id, event, retry, data', () => {
+    expect(text(encodeEvent({ data: 'x' }, undefined))).toBe('data: x\n\n');
+    expect(text(encodeEvent({ data: 'x' }, '7'))).toBe('id: 7\ndata: x\n\n');
+    expect(text(encodeEvent({ data: 'x', event: 'tick' }, undefined))).toBe('event: tick\ndata: x\n\n');
+    expect(text(encodeEvent({ data: 'x', retry: 0 }, undefined))).toBe('retry: 0\ndata: x\n\n');
+    expect(text(encodeEvent({ data: 'x', event: 'e', retry: 5 }, '1'))).toBe('id: 1\nevent: e\nretry: 5\ndata: x\n\n');
+  });
+
+  it('splits data on every line break into data lines, the empty ones included', () => {
+    expect(text(encodeEvent({ data: 'a\r\nb\rc\nd' }, undefined))).toBe('data: a\ndata: b\ndata: c\ndata: d\n\n');
+    expect(text(encodeEvent({ data: '\n' }, undefined))).toBe('data: \ndata: \n\n');
+    expect(text(encodeEvent({ data: '' }, undefined))).toBe('data: \n\n');
+    expect(text(encodeEvent({ data: { a: 1 } }, undefined))).toBe('data: {"a":1}\n\n');
+  });
+
+  it('writes a comment as one line, with a space after the colon only when it has text', () => {
+    expect(text(encodeComment())).toBe(':\n');
+    expect(text(encodeComment(''))).toBe(':\n');
+    expect(text(encodeComment('ping'))).toBe(': ping\n');
+    expect(text(encodeComment('a\r\nb'))).toBe(': a  b\n');
+  });
+
+  it('writes the retry block as one line', () => {
+    expect(text(encodeRetry(3000))).toBe('retry: 3000\n');
+  });
+});
+
+describe('dataText', () => {
+  it('passes strings through and sends anything else as JSON', () => {
+    expect(dataText('a\nb')).toBe('a\nb');
+    expect(dataText({ a: [1, 'x'] })).toBe('{"a":[1,"x"]}');
+    expect(dataText(false)).toBe('false');
+  });
+
+  it.each([
+    ['a function', () => 1],
+    ['a symbol', Symbol('s')],
+  ])('refuses %s, which JSON.stringify turns into nothing, with a TypeError', (_, data) => {
+    expect(() => dataText(data)).toThrow(new TypeError('ssehub: message.data must be a string or JSON-serialisable'));
+    expect(() => encodeEvent({ data }, '1')).toThrow(TypeError);
+  });
+
+  it('refuses a circular structure and a BigInt with a TypeError that keeps the cause', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const data of [circular, 10n]) {
+      let thrown: unknown;
+      try {
+        dataText(data);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(TypeError);
+      expect((thrown as Error).message).toBe('ssehub: message.data must be a string or JSON-serialisable');
+      // The cause is JSON.stringify's own error, which says what went wrong.
+      expect((thrown as Error).cause).toBeInstanceOf(TypeError);
+      expect(((thrown as Error).cause as Error).message).toMatch(/circular|BigInt/i);
+    }
+  });
+});
+
+describe('concatBytes', () => {
+  const bytes = (...values: number[]) => Uint8Array.from(values);
+
+  it('joins chunks in order, measuring them when no total is given', () => {
+    expect(concatBytes([bytes(1, 2), bytes(), bytes(3), bytes(4, 5, 6)])).toEqual(bytes(1, 2, 3, 4, 5, 6));
+    expect(concatBytes([bytes(1, 2), bytes(3)], 3)).toEqual(bytes(1, 2, 3));
+  });
+
+  it('returns a lone chunk itself, without copying it', () => {
+    const only = bytes(1, 2, 3);
+    expect(concatBytes([only])).toBe(only);
   });
 });
 

@@ -42,4 +42,46 @@ describe('History', () => {
     expect(h.after(0)).toEqual([]);
     expect(h.seqOf('1')).toBeUndefined();
   });
+
+  it('is complete until an entry falls off, and not once one has', () => {
+    const h = new History(2);
+    expect(h.complete).toBe(true);
+    expect(h.firstSeq).toBeUndefined();
+    h.push(entry(1));
+    h.push(entry(2));
+    expect(h.complete).toBe(true);
+    h.push(entry(3));
+    expect(h.complete).toBe(false);
+    // With capacity 0 nothing is kept, so one push is already a loss.
+    const none = new History(0);
+    none.push(entry(1));
+    expect(none.complete).toBe(false);
+  });
+
+  it('replays from the computed slot after the ring has wrapped', () => {
+    const h = new History(3);
+    for (let s = 1; s <= 7; s++) h.push(entry(s));
+    expect(h.after(0).map((e) => e.seq)).toEqual([5, 6, 7]);
+    expect(h.after(5).map((e) => e.seq)).toEqual([6, 7]);
+    expect(h.after(6).map((e) => e.seq)).toEqual([7]);
+    expect(h.after(100)).toEqual([]);
+  });
+
+  it('clear() forgets every entry and id, and starts over complete', () => {
+    const h = new History(2);
+    for (let s = 1; s <= 3; s++) h.push(entry(s));
+    expect(h.complete).toBe(false);
+    h.clear();
+    expect(h.size).toBe(0);
+    expect(h.firstSeq).toBeUndefined();
+    expect(h.after(0)).toEqual([]);
+    expect(h.seqOf('2')).toBeUndefined();
+    expect(h.seqOf('3')).toBeUndefined();
+    expect(h.complete).toBe(true);
+    // It fills again from an empty ring, keeping its capacity.
+    for (let s = 10; s <= 12; s++) h.push(entry(s));
+    expect(h.after(0).map((e) => e.seq)).toEqual([11, 12]);
+    expect(h.seqOf('12')).toBe(12);
+    expect(h.complete).toBe(false);
+  });
 });

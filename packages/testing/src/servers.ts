@@ -25,8 +25,21 @@ const Fastify4: typeof Fastify = require('fastify-4');
  * to Fetch bridge (`@hono/node-server`'s `getRequestListener`, the same one Hono uses on Node), since
  * Node 20 has no Fetch server of its own; the real Bun and Deno servers are in runtimes.test.ts.
  */
-export const ADAPTERS = ['express', 'koa', 'hono', 'fastify', 'fetch'] as const;
-export type AdapterName = (typeof ADAPTERS)[number];
+const ALL_ADAPTERS = ['express', 'koa', 'hono', 'fastify', 'fetch'] as const;
+export type AdapterName = (typeof ALL_ADAPTERS)[number];
+
+/**
+ * `SSEHUB_TEST_ADAPTERS=express` (a comma-separated list) runs the suites on those adapters only,
+ * on today's major of each: the mutation run (docs/mutation.md) tests the core through one adapter
+ * rather than the whole matrix. Unset, every adapter and every major run.
+ */
+const ONLY: readonly string[] | undefined = process.env.SSEHUB_TEST_ADAPTERS?.split(',').map((a) => a.trim()).filter(Boolean);
+for (const name of ONLY ?? []) {
+  if (!(ALL_ADAPTERS as readonly string[]).includes(name)) throw new Error(`SSEHUB_TEST_ADAPTERS: no adapter named ${name}`);
+}
+
+/** The adapters the suites run on: all of them unless SSEHUB_TEST_ADAPTERS names some. */
+export const ADAPTERS: readonly AdapterName[] = ONLY ? ALL_ADAPTERS.filter((a) => ONLY.includes(a)) : ALL_ADAPTERS;
 
 
 /**
@@ -51,7 +64,7 @@ export const CURRENT: Readonly<Record<AdapterName, Framework>> = {
 };
 
 /** Every supported major of every framework: the behavioural suite runs on all of them. */
-export const FRAMEWORKS: readonly Framework[] = [
+const ALL_FRAMEWORKS: readonly Framework[] = [
   CURRENT.express,
   { adapter: 'express', major: 4, name: 'express 4' },
   CURRENT.koa,
@@ -62,6 +75,9 @@ export const FRAMEWORKS: readonly Framework[] = [
   { adapter: 'fastify', major: 4, name: 'fastify 4' },
   CURRENT.fetch,
 ];
+
+/** Every supported major of every framework, or today's major of those SSEHUB_TEST_ADAPTERS names. */
+export const FRAMEWORKS: readonly Framework[] = ONLY ? ADAPTERS.map((a) => CURRENT[a]) : ALL_FRAMEWORKS;
 
 /**
  * What a stream's body starts with before any event, on every adapter: the lone comment line `:\n`,

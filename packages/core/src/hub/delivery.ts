@@ -103,11 +103,6 @@ export class Delivery {
     if (this.registry.size === 0) this.stopTimers();
   }
 
-  /** True while a connection's transport has asked the hub to wait. */
-  isCongested(c: Connection): boolean {
-    return c.state === 'congested';
-  }
-
   /** Starts the heartbeat if it is not running (a connection arrived). */
   connected(): void {
     if (this.config.heartbeat <= 0 || this.heartbeatTimer) return;

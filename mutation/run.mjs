@@ -1,0 +1,56 @@
+/**
+ * `pnpm mutation [stryker options]`: runs Stryker (stryker.config.mjs) in incremental mode against
+ * the committed mutation/incremental.json, then writes the per-file scores into docs/mutation.md.
+ *
+ * With `--mutate <files>`, Stryker's report covers those files only: the run starts from a copy of
+ * the committed results and its report is merged back into them, so the other modules' results stay.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mergeReports, readReport, scores, scoreTable } from './report.mjs';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+process.chdir(root);
+const INCREMENTAL = 'mutation/incremental.json';
+const PARTIAL = 'reports/mutation/partial-incremental.json';
+const DOC = 'docs/mutation.md';
+
+// `pnpm mutation -- --mutate x` passes the `--` along.
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const partial = args.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='));
+if (args.some((a) => a === '--incrementalFile' || a.startsWith('--incrementalFile='))) {
+  throw new Error('mutation/run.mjs chooses the incremental file itself: run `npx stryker run` for another');
+}
+
+let file = INCREMENTAL;
+if (partial) {
+  mkdirSync(path.dirname(PARTIAL), { recursive: true });
+  if (existsSync(INCREMENTAL)) copyFileSync(INCREMENTAL, PARTIAL);
+  file = PARTIAL;
+}
+
+const stryker = fileURLToPath(new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url));
+const started = Date.now();
+const run = spawnSync(process.execPath, [stryker, 'run', ...args, '--incrementalFile', file], { stdio: 'inherit' });
+if (run.status !== 0) process.exit(run.status ?? 1);
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+
+if (partial) {
+  const base = existsSync(INCREMENTAL) ? readReport(INCREMENTAL) : { files: {}, testFiles: {} };
+  writeFileSync(INCREMENTAL, JSON.stringify(mergeReports(base, readReport(PARTIAL)), null, 2) + '\n');
+}
+
+// The scores go between these markers in docs/mutation.md.
+const report = readReport(INCREMENTAL);
+const equivalent = JSON.parse(readFileSync('mutation/equivalent.json', 'utf8')).mutants;
+const table = scoreTable(scores(report, equivalent));
+const doc = readFileSync(DOC, 'utf8');
+const start = '<!-- scores:start -->';
+const end = '<!-- scores:end -->';
+const at = doc.indexOf(start);
+const to = doc.indexOf(end);
+if (at === -1 || to === -1) throw new Error(`${DOC} has no ${start} ... ${end} markers`);
+writeFileSync(DOC, `${doc.slice(0, at + start.length)}\n${table}\n${doc.slice(to)}`);
+console.log(`\nmutation: ${minutes} min; scores written to ${DOC} (from ${INCREMENTAL})`);
