@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 // default: name them by path, resolved from here.
 const plugin = (name) => fileURLToPath(import.meta.resolve(name));
 /**
- * Mutation testing of packages/core/src: `pnpm mutation`, or one module with
- * `pnpm mutation --mutate packages/core/src/wire/encoder.ts`. How to read and re-run it: docs/mutation.md.
+ * Mutation testing of packages/core/src: `pnpm mutation` (mutation/run.mjs, which picks the
+ * incremental file and writes the scores), or one module with
+ * `pnpm mutation -- --mutate packages/core/src/wire/encoder.ts`. How to read and re-run it: docs/mutation.md.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
