@@ -180,6 +180,9 @@ describe('acceptsGzip with spaces around parameters', () => {
     [' gzip ', true],
     ['identity, x-gzip; q=0', false],
     ['gzip;level=1', true],
+    // Whitespace is allowed before the ';' too (RFC 9110's weight = OWS ";" OWS "q=" qvalue).
+    ['gzip ;q=1', true],
+    ['br, gzip ; q=0', false],
     [undefined, false],
   ])('%j → %s', (header, expected) => {
     expect(acceptsGzip(header)).toBe(expected);

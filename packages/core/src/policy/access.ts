@@ -149,7 +149,9 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   let gzip: boolean | undefined;
   let star = false;
   for (const part of acceptEncoding.split(',')) {
-    const [name = '', ...params] = part.trim().toLowerCase().split(';');
+    const [token = '', ...params] = part.toLowerCase().split(';');
+    // Whitespace may sit on either side of each ';' (RFC 9110: weight = OWS ";" OWS "q=" qvalue).
+    const name = token.trim();
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     const accepted = q === undefined || Number(q.slice(2)) > 0;
     if (name === 'gzip' || name === 'x-gzip') gzip = accepted;
