@@ -91,8 +91,8 @@ export default tseslint.config(
   },
   {
     // Tests, their fixtures and the benchmark load modules lazily or under aliases (`require('express-4')`,
-    // `jest.isolateModules`, packages only some runtimes have).
-    files: ['packages/*/test/**', 'packages/testing/**', 'packages/server/browser/**', 'bench/**'],
+    // `jest.isolateModules`, packages only some runtimes have); CommonJS files (the mutation hooks) use require.
+    files: ['packages/*/test/**', 'packages/testing/**', 'packages/server/browser/**', 'bench/**', '**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -7,7 +7,7 @@ for (const [file, { source, mutants }] of Object.entries(report.files)) {
   if (!file.includes(only)) continue;
   const lines = source.split('\n');
   for (const m of mutants.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')) {
-    const { start, end } = m.location;
+    const { start } = m.location;
     console.log(`${file}:${start.line}:${start.column} ${m.status} ${m.mutatorName}`);
     console.log(`  - ${lines[start.line - 1].trim()}`);
     console.log(`  + ${m.replacement ?? ''}`.slice(0, 300));
