@@ -18,6 +18,8 @@ function start(name: string): { child: ChildProcess; url: Promise<string>; outpu
     cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DEMO_TICK_MS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: tsx runs the app in a child of its own, and a failed test kills both.
+    detached: true,
   });
   let out = '';
   const url = new Promise<string>((resolve, reject) => {
@@ -95,7 +97,8 @@ describe.each(Object.keys(FRAMEWORK) as (keyof typeof FRAMEWORK)[])('examples/%s
     } finally {
       // A failed expectation must not leave the stream open: jest would never exit.
       abort.abort();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // SIGKILL to tsx alone would leave the app (its child) holding the pipes, and jest waiting on them.
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
       await exited;
     }
   });
