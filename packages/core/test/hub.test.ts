@@ -1,15 +1,10 @@
-import { createHub, SseHubError, type Hub, type Client, type Delivered } from '@ssehub/core';
+import { createHub, SseHubError, type Client, type Delivered } from '@ssehub/core';
+import { hubFactory } from './test-sink';
 import { WebClient } from './web-client';
 
-let hubs: Hub[] = [];
-function hub(options?: Parameters<typeof createHub>[0]): Hub {
-  const h = createHub({ heartbeat: 0, ...options });
-  hubs.push(h);
-  return h;
-}
+const { hub, closeHubs } = hubFactory();
 afterEach(async () => {
-  await Promise.all(hubs.map((h) => h.close()));
-  hubs = [];
+  await closeHubs();
 });
 
 describe('broadcast', () => {

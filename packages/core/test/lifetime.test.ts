@@ -3,55 +3,23 @@
  * hub-wide timer that runs while streams are open and keeps running for the others when one leaves.
  * Over real servers, with clients that resume: packages/testing/test/lifecycle.test.ts.
  */
-import { createHub, type Hub, type HubOptions } from '@ssehub/core';
-import type { Sink } from '@ssehub/core/adapter';
+import type { Hub } from '@ssehub/core';
+import { TestSink, hubFactory } from './test-sink';
 
-/** A sink that records how it was ended. */
-class EndSink implements Sink {
-  ended = false;
-  destroyed = false;
-  readonly bufferedBytes = 0;
-  private closers: (() => void)[] = [];
-  write(): boolean {
-    return true;
-  }
-  onDrain(): void {}
-  onClose(fn: () => void): void {
-    this.closers.push(fn);
-  }
-  end(): void {
-    this.ended = true;
-    this.close();
-  }
-  destroy(): void {
-    this.destroyed = true;
-    this.close();
-  }
-  close(): void {
-    for (const fn of this.closers.splice(0)) fn();
-  }
-}
-
-let hubs: Hub[] = [];
-function hub(options: HubOptions): Hub {
-  const h = createHub({ heartbeat: 0, ...options });
-  hubs.push(h);
-  return h;
-}
+const { hub, closeHubs } = hubFactory();
 beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['queueMicrotask', 'nextTick', 'setImmediate'] });
 });
 afterEach(async () => {
   jest.useRealTimers();
   jest.restoreAllMocks();
-  await Promise.all(hubs.map((h) => h.close()));
-  hubs = [];
+  await closeHubs();
 });
 
 /** Connects a client whose lifetime draw is `draw` (Math.random's value). */
-function connectWith(h: Hub, draw: number, clientId?: string): EndSink {
+function connectWith(h: Hub, draw: number, clientId?: string): TestSink {
   const random = jest.spyOn(Math, 'random').mockReturnValue(draw);
-  const sink = new EndSink();
+  const sink = new TestSink();
   h.connect(sink, { clientId });
   random.mockRestore();
   return sink;

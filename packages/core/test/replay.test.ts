@@ -3,37 +3,18 @@
  * plan's edges (an up-to-date id with no history, ids the hub could not have issued, an earlier
  * process's id with initMessages), initMessages' ids and refusals, and the replay counter.
  */
-import { createHub, type Hub, type HubOptions, type Message } from '@ssehub/core';
-import type { Sink } from '@ssehub/core/adapter';
+import type { Hub, Message } from '@ssehub/core';
+import { TestSink, hubFactory } from './test-sink';
 
-class TextSink implements Sink {
-  text = '';
-  readonly bufferedBytes = 0;
-  write(chunk: Uint8Array): boolean {
-    this.text += new TextDecoder().decode(chunk);
-    return true;
-  }
-  onDrain(): void {}
-  onClose(): void {}
-  end(): void {}
-  destroy(): void {}
-}
-
-let hubs: Hub[] = [];
-function hub(options: HubOptions = {}): Hub {
-  const h = createHub({ heartbeat: 0, ...options });
-  hubs.push(h);
-  return h;
-}
+const { hub, closeHubs } = hubFactory();
 afterEach(async () => {
-  await Promise.all(hubs.map((h) => h.close()));
-  hubs = [];
+  await closeHubs();
 });
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 async function connect(h: Hub, lastEventId?: string): Promise<string> {
-  const sink = new TextSink();
+  const sink = new TestSink();
   h.connect(sink, { lastEventId });
   await turn();
   await turn();
