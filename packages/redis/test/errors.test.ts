@@ -70,6 +70,9 @@ test('a replay that Redis fails rejects with BACKPLANE_REPLAY_FAILED, with Redis
   backplane.attach(handler);
   try {
     await backplane.ready();
+    // In step with Redis first: on a loaded machine a slow command can mark the link hung for a moment,
+    // and a replay then takes the gap path ('unavailable') without reading, which is not what this tests.
+    await waitUntil(() => backplane.connected, 'the backplane in step with Redis');
     const refusal = new Error('ERR the index is unreadable');
     // The id lookup fails once, as a command Redis refuses would.
     const cmd = (backplane as unknown as { cmd: { hget: (...args: unknown[]) => Promise<string | null> } }).cmd;
