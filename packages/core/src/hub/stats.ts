@@ -79,6 +79,7 @@ export class Counters {
 
   /** Counts a gap by its reason (reasons outside {@link GapKind} are not counted). */
   gap(reason: string, n = 1): void {
-    if (reason in this.gaps) this.gaps[reason as GapKind] += n;
+    // Own keys only: `in` would take 'toString' and turn the counter into a string.
+    if (Object.hasOwn(this.gaps, reason)) this.gaps[reason as GapKind] += n;
   }
 }
