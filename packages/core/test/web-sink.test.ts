@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { createParser } from 'eventsource-parser';
 import { createHub, type Hub } from '@ssehub/core';
@@ -72,5 +73,190 @@ describe('GzipWebSink', () => {
     expect(Array.from(chunks[0]!.subarray(0, 2))).toEqual([0x1f, 0x8b]);
     reader.releaseLock();
     sink.destroy();
+  });
+});
+
+describe('WebSink, the sink contract', () => {
+  const bytes = (n: number) => new Uint8Array(n);
+
+  it('reports backpressure once the queue reaches its high-water mark, in bytes', () => {
+    const sink = new WebSink(100, { lead: false });
+    expect(sink.write(bytes(60))).toBe(true);
+    expect(sink.bufferedBytes).toBe(60);
+    expect(sink.write(bytes(39))).toBe(true);
+    expect(sink.write(bytes(1))).toBe(false); // exactly 100 queued: no room left
+    expect(sink.bufferedBytes).toBe(100);
+    expect(sink.write(bytes(50))).toBe(false);
+    expect(sink.bufferedBytes).toBe(150);
+  });
+
+  it('counts the lead and uses 64 KiB by default', () => {
+    const sink = new WebSink();
+    expect(sink.bufferedBytes).toBe(2);
+    expect(sink.write(bytes(64 * 1024 - 3))).toBe(true);
+    expect(sink.write(bytes(1))).toBe(false);
+  });
+
+  it('calls the drain callbacks once, when the reader has made room', async () => {
+    const sink = new WebSink(10, { lead: false });
+    sink.write(bytes(10));
+    const drained: string[] = [];
+    sink.onDrain(() => drained.push('a'));
+    sink.onDrain(() => drained.push('b'));
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toEqual([]); // nothing read yet
+    const reader = sink.stream.getReader();
+    await reader.read();
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toEqual(['a', 'b']);
+    sink.write(bytes(1));
+    await reader.read();
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toEqual(['a', 'b']);
+    reader.releaseLock();
+  });
+
+  it('runs the close callbacks once when the reader cancels, and at once (a microtask) for one added later', async () => {
+    const sink = new WebSink(10);
+    const closed: string[] = [];
+    sink.onClose(() => closed.push('a'));
+    await sink.stream.cancel();
+    expect(closed).toEqual(['a']);
+    sink.end();
+    sink.destroy();
+    sink.markClosed();
+    expect(closed).toEqual(['a']);
+    sink.onClose(() => closed.push('late'));
+    expect(closed).toEqual(['a']);
+    await Promise.resolve();
+    expect(closed).toEqual(['a', 'late']);
+    // Writes after the close go nowhere and ask for no waiting.
+    expect(sink.write(bytes(100))).toBe(true);
+    expect(sink.bufferedBytes).toBe(0);
+  });
+
+  it('end() closes the stream after what is queued', async () => {
+    const sink = new WebSink(1024, { lead: false });
+    const closed = jest.fn();
+    sink.onClose(closed);
+    sink.write(new TextEncoder().encode('data: last\n\n'));
+    sink.end();
+    expect(closed).toHaveBeenCalledTimes(1);
+    const reader = sink.stream.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: last\n\n');
+    expect((await reader.read()).done).toBe(true);
+  });
+
+  it('destroy() errors the stream, dropping what is queued, as an aborted response', async () => {
+    const sink = new WebSink(1024, { lead: false });
+    const closed = jest.fn();
+    sink.onClose(closed);
+    sink.write(bytes(10));
+    sink.destroy();
+    expect(closed).toHaveBeenCalledTimes(1);
+    const err = await sink.stream.getReader().read().then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    expect(err).toMatchObject({ name: 'AbortError', code: 'ERR_STREAM_PREMATURE_CLOSE', message: 'ssehub: stream evicted (the client stopped reading)' });
+  });
+
+  it('treats a stream errored under it as closed', () => {
+    const sink = new WebSink(1024, { lead: false });
+    const closed = jest.fn();
+    sink.onClose(closed);
+    (sink as unknown as { controller: ReadableStreamDefaultController }).controller.error(new Error('gone'));
+    expect(sink.write(bytes(1))).toBe(true);
+    expect(closed).toHaveBeenCalledTimes(1);
+    expect(sink.bufferedBytes).toBe(0);
+  });
+});
+
+describe('GzipWebSink, the sink contract', () => {
+  /** Decompresses what the reader got so far. */
+  const gunzip = (chunks: Uint8Array[]) => zlib.gunzipSync(Buffer.concat(chunks), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString();
+
+  it('flushes every write through the compressor, and ends with the gzip trailer', async () => {
+    const sink = new GzipWebSink(zlib.createGzip());
+    const reader = sink.stream.getReader();
+    const chunks: Uint8Array[] = [];
+    const readUntil = async (text: string) => {
+      while (gunzip(chunks) !== text) chunks.push((await reader.read()).value!);
+    };
+    await readUntil(':\n');
+    expect(sink.write(new TextEncoder().encode('data: a\n\n'))).toBe(true);
+    await readUntil(':\ndata: a\n\n');
+    const closed = jest.fn();
+    sink.onClose(closed);
+    sink.end();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    expect(zlib.gunzipSync(Buffer.concat(chunks)).toString()).toBe(':\ndata: a\n\n'); // a complete gzip stream
+    expect(closed).toHaveBeenCalledTimes(1);
+    expect(sink.write(new TextEncoder().encode('data: b\n\n'))).toBe(true); // after the end: dropped
+  });
+
+  it('reports backpressure when the reader does not read, and drains once it does', async () => {
+    const sink = new GzipWebSink(zlib.createGzip(), 64);
+    const random = () => new Uint8Array(randomBytes(200)); // incompressible
+    let ok = true;
+    for (let i = 0; i < 50 && ok; i++) {
+      ok = sink.write(random());
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(ok).toBe(false);
+    expect(sink.bufferedBytes).toBeGreaterThanOrEqual(64);
+    const drained = jest.fn();
+    sink.onDrain(drained);
+    await new Promise((r) => setImmediate(r));
+    expect(drained).not.toHaveBeenCalled();
+    const reader = sink.stream.getReader();
+    for (let i = 0; i < 100 && !drained.mock.calls.length; i++) {
+      await reader.read();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(drained).toHaveBeenCalledTimes(1);
+    reader.releaseLock();
+    sink.destroy();
+  });
+
+  it('stops compressing when the reader cancels, and calls the close callbacks once', async () => {
+    const gz = zlib.createGzip();
+    const sink = new GzipWebSink(gz);
+    const closed = jest.fn();
+    sink.onClose(closed);
+    await sink.stream.cancel();
+    expect(closed).toHaveBeenCalledTimes(1);
+    expect(gz.destroyed).toBe(true);
+    expect(sink.write(new Uint8Array(5))).toBe(true);
+    const drained = jest.fn();
+    sink.onDrain(drained);
+    await new Promise((r) => setImmediate(r));
+    expect(drained).not.toHaveBeenCalled(); // a closed stream never drains
+  });
+
+  it('markClosed() closes without a reader, and a compressor error destroys the stream', async () => {
+    const gz = zlib.createGzip();
+    const sink = new GzipWebSink(gz);
+    const closed = jest.fn();
+    sink.onClose(closed);
+    sink.markClosed();
+    expect(closed).toHaveBeenCalledTimes(1);
+    expect(gz.destroyed).toBe(true);
+
+    const gz2 = zlib.createGzip();
+    const broken = new GzipWebSink(gz2);
+    const closed2 = jest.fn();
+    broken.onClose(closed2);
+    gz2.emit('error', new Error('zlib failed'));
+    expect(closed2).toHaveBeenCalledTimes(1);
+    const err = await broken.stream.getReader().read().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.name).toBe('AbortError');
   });
 });
