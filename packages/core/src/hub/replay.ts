@@ -40,11 +40,15 @@ export class Replay {
   /** Decides what a client that sent `lastEventId` gets from the local history. */
   plan(lastEventId: string | undefined): ReplayPlan {
     const { history } = this;
+    const shared = this.config.backplane !== undefined;
     if (lastEventId === undefined) {
-      return this.config.replayAll && history.size ? { kind: 'replay', entries: history.after(0) } : { kind: 'live' };
+      // With a backplane a full replay comes from the shared history (the hub asks it), not from this cache.
+      return this.config.replayAll && history.size && !shared ? { kind: 'replay', entries: history.after(0) } : { kind: 'live' };
     }
     if (!this.validId(lastEventId)) return { kind: 'gap', reason: 'unknown-id' };
-    if (lastEventId === this.head()) return { kind: 'live' };
+    // With a backplane the head id alone proves nothing: a reset may have moved this hub past entries
+    // it never applied. The cache (which holds the head until a reset) or the shared history decides.
+    if (lastEventId === this.head() && !shared) return { kind: 'live' };
     const seq = history.seqOf(lastEventId);
     if (seq !== undefined) return { kind: 'replay', entries: history.after(seq) };
     const origin = this.ids.originOf(lastEventId);

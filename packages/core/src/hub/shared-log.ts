@@ -237,7 +237,17 @@ class SharedReplay {
     this.stop();
     if (this.gone) return;
     const { lastEventId, c, prelude } = this;
-    if (lastEventId === undefined) return this.goLive();
+    if (lastEventId === undefined) {
+      // A full replay the shared history could not serve: this hub's cache instead, which also holds
+      // what was applied meanwhile (live entries were not queued for the client while it waited).
+      for (const e of this.log.host.history.after(0)) {
+        if (mayReceive(c, e.to, e.channels)) {
+          prelude.push(e.bytes);
+          this.log.host.counters.replayed++;
+        }
+      }
+      return this.goLive();
+    }
     c.liveAfter = this.log.host.ids.seq;
     this.log.host.replay.fillGap(c, lastEventId, reason, prelude, () => this.log.host.start(c, prelude));
   }
