@@ -141,6 +141,9 @@ describe.each<[string, RedisBackplaneOptions]>([
     })();
 
     await until(FREEZE_AT);
+    // B in step first: on a loaded machine it can trail A, and nothing reaches it while Redis is frozen.
+    const beforeFreeze = published.at(-1)!;
+    await waitUntil(() => heardIds(b).includes(beforeFreeze), 'B to have delivered what A published before the freeze', 5000);
     redis!.pause();
     const frozenAt = Date.now();
     await until(FREEZE_AT + 1000);
