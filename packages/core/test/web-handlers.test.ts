@@ -129,6 +129,7 @@ describe('serveWeb', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(res.headers.get('x-accel-buffering')).toBe('no'); // nginx would buffer the stream otherwise
     expect(res.headers.get('x-app')).toBe('a');
     expect(res.headers.get('connection')).toBe('close');
     expect(res.headers.get('content-encoding')).toBeNull();
