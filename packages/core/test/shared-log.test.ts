@@ -21,6 +21,7 @@ import type {
   HubOptions,
 } from '@ssehub/core';
 import { createParser } from 'eventsource-parser';
+import { failOnUnhandledRejections } from '../../testing/src/clients';
 import { TestSink, hubFactory } from './test-sink';
 
 const { hub, closeHubs } = hubFactory();
@@ -30,13 +31,7 @@ afterEach(async () => {
 });
 
 // A rejected replay the hub forgot to handle would otherwise pass unnoticed.
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown) => rejections.push(reason);
-beforeAll(() => void process.on('unhandledRejection', onRejection));
-afterAll(() => {
-  process.off('unhandledRejection', onRejection);
-  expect(rejections).toEqual([]);
-});
+failOnUnhandledRejections();
 
 /** Lets the microtasks run: replay answers, the hub's once-per-turn flush. */
 const turn = () => new Promise((r) => setImmediate(r));
