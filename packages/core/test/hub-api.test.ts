@@ -159,6 +159,102 @@ describe('letting a stream go', () => {
   });
 });
 
+describe('a transport that throws or closes late', () => {
+  /** A sink whose destroy() is only a request: its close comes later, as a real socket's does. */
+  class LateCloseSink extends TestSink {
+    destroys = 0;
+    ends = 0;
+    override destroy(): void {
+      this.destroys++;
+      this.destroyed = true;
+    }
+    override end(): void {
+      this.ends++;
+      this.ended = true;
+    }
+  }
+
+  it('drops a stream whose write throws: the error to onError, the sink destroyed, never ended', async () => {
+    const errors: unknown[] = [];
+    const h = hub({ onError: (e) => errors.push(e) });
+    const sink = new LateCloseSink();
+    const boom = new Error('socket gone');
+    sink.write = () => {
+      throw boom;
+    };
+    const disconnects: string[] = [];
+    h.on('disconnect', (c) => disconnects.push(c.id));
+    h.connect(sink);
+    h.broadcast({ data: 'x' });
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toEqual([boom]);
+    expect([sink.destroys, sink.ends]).toEqual([1, 0]);
+    expect(h.size).toBe(0);
+    expect(disconnects).toHaveLength(1);
+    expect(h.stats().connectionsClosed).toBe(1);
+  });
+
+  it('destroys an evicted stream once and never ends it, whether it was congested or still preparing', async () => {
+    const h = hub({ maxBufferedBytes: 100, initMessages: () => new Promise<never>(() => undefined) });
+    const congested = new LateCloseSink();
+    h.connect(congested);
+    congested.accept = false;
+    h.broadcast({ data: 'first' }); // refused, and held by the transport: congested
+    await new Promise((r) => setImmediate(r));
+    expect([h.size, h.stats().congested]).toEqual([1, 1]);
+    // A client whose initMessages never answer stays preparing, its live events queued.
+    const preparing = new LateCloseSink();
+    h.connect(preparing, { lastEventId: 'unknown' });
+    h.broadcast({ data: 'x'.repeat(100) }); // past maxBufferedBytes for both
+    for (const s of [congested, preparing]) expect([s.destroys, s.ends]).toEqual([1, 0]);
+    expect(h.size).toBe(0);
+    expect(h.stats().evictions.buffer).toBe(2);
+  });
+});
+
+describe('stats() counts', () => {
+  it('deliveries per recipient, the bytes written, and the bytes queued for congested streams', async () => {
+    const h = hub();
+    const a = new TestSink();
+    const b = new TestSink();
+    h.connect(a, { channels: ['x'] });
+    h.connect(b);
+    h.broadcast({ data: 'all', id: '1' }); // 2 recipients
+    h.broadcast({ data: 'x only', id: '2', channel: 'x' }); // 1
+    await new Promise((r) => setImmediate(r));
+    expect(h.stats().deliveries).toBe(3);
+    const written = [...a.chunks, ...b.chunks].reduce((n, c) => n + c.byteLength, 0);
+    expect(written).toBeGreaterThan(0);
+    expect(h.stats().bytesWritten).toBe(written);
+    expect(h.stats().queuedBytes).toBe(0);
+    a.accept = false;
+    b.accept = false;
+    h.broadcast({ data: 'held', id: '3' }); // both refuse it: each transport holds its bytes
+    await new Promise((r) => setImmediate(r));
+    const frame = 'id: 3\ndata: held\n\n'.length;
+    expect(h.stats().queuedBytes).toBe(2 * frame);
+    h.broadcast({ data: 'more', id: '4' }); // queued in the hub behind the congestion
+    expect(h.stats().queuedBytes).toBe(2 * frame + 2 * 'id: 4\ndata: more\n\n'.length);
+  });
+});
+
+describe('drain()', () => {
+  it('ends every stream (not destroyed: each finishes writing), then closes the hub', async () => {
+    const h = hub();
+    const sinks = [new TestSink(), new TestSink()];
+    for (const s of sinks) h.connect(s);
+    const disconnects: string[] = [];
+    h.on('disconnect', (c) => disconnects.push(c.id));
+    await h.drain({ within: 0, grace: 0 });
+    expect(sinks.map((s) => [s.ended, s.destroyed])).toEqual([
+      [true, false],
+      [true, false],
+    ]);
+    expect(disconnects).toHaveLength(2);
+    expect(h.state).toBe('closed');
+  });
+});
+
 describe('latency events', () => {
   it('reports one latency per broadcast after the turn, only while someone listens', async () => {
     const h = hub();
@@ -202,6 +298,33 @@ describe('latency events', () => {
     h.broadcast({ data: 2 });
     await new Promise((r) => setImmediate(r));
     expect(b).toHaveLength(1);
+  });
+
+  it('keeps measuring when a handler of another event is removed', async () => {
+    const h = hub();
+    const got: number[] = [];
+    h.on('latency', (ms) => got.push(ms));
+    const other = () => undefined;
+    h.on('connect', other);
+    h.off('connect', other);
+    h.broadcast({ data: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(got).toHaveLength(1);
+  });
+
+  it('stops timing once the last latency handler is removed', async () => {
+    const h = hub();
+    const handler = () => undefined;
+    h.on('latency', handler);
+    h.off('latency', handler);
+    const times = jest.spyOn(performance, 'now');
+    try {
+      h.broadcast({ data: 1 });
+      await new Promise((r) => setImmediate(r));
+      expect(times).not.toHaveBeenCalled();
+    } finally {
+      times.mockRestore();
+    }
   });
 
   it('does not measure for handlers of other events', async () => {

@@ -60,6 +60,25 @@ describe('the replay plan', () => {
     expect(calls).toEqual([['1', head]]);
   });
 
+  it('gives a client of an earlier process everything this one published, after a restart notice that keeps its id', async () => {
+    const h = hub();
+    const a = h.broadcast({ data: 'a' });
+    const b = h.broadcast({ data: 'b' });
+    // '1' is below this hub's id base: an id an earlier process of the app handed out.
+    const notice = `event: ssehub-resync\ndata: ${JSON.stringify({ reason: 'restart', lastEventId: '1', hubLastEventId: b })}\n\n`;
+    expect(await connect(h, '1')).toBe(`${notice}id: ${a}\ndata: a\n\nid: ${b}\ndata: b\n\n`);
+    // The notice carries no id: a client that drops during this replay comes back with '1' and gets it all again.
+    expect(h.stats().gaps.restart).toBe(0);
+    expect(h.stats().eventsReplayed).toBe(2);
+  });
+
+  it('tells a client of an earlier process to resync (expired) once this process\'s history has lost events', async () => {
+    const h = hub({ history: 1 });
+    h.broadcast({ data: 'a' });
+    const head = h.broadcast({ data: 'b' });
+    expect(await connect(h, '1')).toBe(resync('expired', '1', head));
+  });
+
   it('counts the replayed events, not the retry line before them', async () => {
     const h = hub({ retry: 1000 });
     const first = h.broadcast({ data: '1' });

@@ -211,6 +211,15 @@ const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, 
 /** The fields a listen() consumer sees, as a plain object. */
 const plain = (m: Delivered) => ({ id: m.id, data: m.data, event: m.event, channel: m.channel, clientId: m.clientId });
 
+/**
+ * The entry lists the hub's running shared replays collect into (white box: a replay that finished,
+ * gapped or lost its client must stop collecting, or every later entry would be kept for it forever).
+ */
+const taps = (h: Hub) => (h as unknown as { shared: { taps: Set<unknown[]> } }).shared.taps;
+
+/** Resolves after `ms` of real time. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 // ---- tests ---------------------------------------------------------------------------------------
 
 describe('one order across hubs', () => {
@@ -304,6 +313,52 @@ describe('one order across hubs', () => {
   });
 });
 
+describe('latency with a backplane', () => {
+  it('counts from the broadcast, not from when the log hands it back', async () => {
+    const log = new MemoryLog();
+    log.auto = false;
+    const { h: a } = hubOn(log);
+    const got: number[] = [];
+    a.on('latency', (ms) => got.push(ms));
+    a.broadcast({ data: 'x' });
+    await sleep(200);
+    log.flush();
+    await turn();
+    expect(got).toHaveLength(1);
+    expect(got[0]).toBeGreaterThanOrEqual(190);
+  });
+
+  it('does not time a broadcast made while nobody listened (it counts from its delivery then)', async () => {
+    const log = new MemoryLog();
+    log.auto = false;
+    const { h: a } = hubOn(log);
+    a.broadcast({ data: 'x' });
+    await sleep(200);
+    const got: number[] = [];
+    a.on('latency', (ms) => got.push(ms));
+    log.flush();
+    await turn();
+    expect(got).toHaveLength(1);
+    expect(got[0]).toBeLessThan(190);
+  });
+
+  it('remembers the broadcast time of at most 100 000 broadcasts the log has not handed back', async () => {
+    const log = new MemoryLog();
+    log.auto = false;
+    const { h: a } = hubOn(log);
+    const got: number[] = [];
+    a.on('latency', (ms) => got.push(ms));
+    for (let i = 0; i <= 100_000; i++) a.broadcast({ data: 'x' });
+    await sleep(200);
+    log.flush();
+    await turn();
+    expect(got).toHaveLength(100_001);
+    // The first 100 000 count from their broadcast; the one past the bound from its delivery.
+    expect(got[99_999]).toBeGreaterThanOrEqual(190);
+    expect(got[100_000]).toBeLessThan(190);
+  }, 30_000);
+});
+
 describe('resuming on another hub', () => {
   it('replays from the shared log what the other hub’s client missed, then what this hub applied while the answer was held, then live: no gap, no duplicate', async () => {
     const log = new MemoryLog();
@@ -331,6 +386,7 @@ describe('resuming on another hub', () => {
     expect(again.text).toBe(['e3', 'e4', 'e5', 'e6', 'e7'].map((id) => `id: ${id}\ndata: d${id.slice(1)}\n\n`).join(''));
     // The shared log's entries count as replayed; those collected meanwhile do not.
     expect(b.stats().eventsReplayed).toBe(2);
+    expect(taps(b).size).toBe(0);
   });
 
   it('replays from the local cache, without asking the log, when the cache holds the id', async () => {
@@ -379,15 +435,17 @@ describe('resuming on another hub', () => {
 
 describe('a replay held while very many entries are applied', () => {
   /** Holds a client's replay while `n` entries from the log are applied, then answers it. */
-  async function heldAcross(n: number): Promise<{ sink: TestSink; b: Hub }> {
+  async function heldAcross(n: number): Promise<{ sink: TestSink; b: Hub; collected: number }> {
     const log = new MemoryLog();
     const { h: b, bp } = hubOn(log, { history: 1 });
     bp.holdReplays = true;
     const { sink } = open(b, { lastEventId: 'e0' });
     for (let pos = 1; pos <= n; pos++) bp.handler.deliver({ uid: `u${pos}`, id: `e${pos}`, data: 'x', json: false, pos });
+    const collected = [...taps(b)][0]!.length;
     bp.last.answer({ kind: 'replay', from: 0, entries: [] });
     await turn();
-    return { sink, b };
+    expect(taps(b).size).toBe(0);
+    return { sink, b, collected };
   }
 
   it('sends all it collected up to 100 000 entries, and makes more than that an unavailable gap', async () => {
@@ -395,9 +453,11 @@ describe('a replay held while very many entries are applied', () => {
     const all = Array.from({ length: 100_000 }, (_, i) => `id: e${i + 1}\ndata: x\n\n`).join('');
     // Compared as a boolean: a failing diff of 2 MB would not help.
     expect(within.sink.text === all).toBe(true);
-    const past = await heldAcross(100_001);
-    expect(past.sink.text).toBe(resync('unavailable', 'e0', 'e100001'));
+    const past = await heldAcross(100_002);
+    expect(past.sink.text).toBe(resync('unavailable', 'e0', 'e100002'));
     expect(past.b.stats().gaps.unavailable).toBe(1);
+    // It stops collecting one past the bound (enough to know it is past): memory stays bounded.
+    expect([within.collected, past.collected]).toEqual([100_000, 100_001]);
     // 200 001 entries applied: a few seconds on a busy machine.
   }, 30_000);
 });
@@ -435,6 +495,51 @@ describe('a client that saw more than this hub has applied', () => {
     send(a, 6);
     await turn();
     expect(seen(sink)).toEqual(['e5', 'e6']);
+  });
+
+  it('reads on at once when this hub reached the position while the log was answering', async () => {
+    const log = new MemoryLog();
+    const a = hubOn(log).h;
+    const { h: b, bp } = hubOn(log);
+    send(a, 1, 2);
+    bp.held = true;
+    send(a, 3, 4);
+    bp.holdReplays = true;
+    const { sink } = open(b, { lastEventId: 'e4' });
+    bp.held = false;
+    bp.catchUp(); // B applies e3, e4 while the log's answer (from 4, up to 2) is out
+    bp.replays[0]!.release();
+    await turn();
+    // B is already at 4: the second read goes out now, not at the next entry or after 10 s.
+    expect(bp.replays.map((r) => [r.after, r.upTo])).toEqual([
+      ['e4', 2],
+      [4, 4],
+    ]);
+    bp.replays[1]!.release();
+    await turn();
+    send(a, 5);
+    await turn();
+    expect(seen(sink)).toEqual(['e5']);
+  });
+
+  it('stops waiting, without reading again, for a client that left meanwhile', async () => {
+    const { bp, sink, b } = await ahead();
+    sink.close();
+    bp.held = false;
+    bp.catchUp();
+    await turn();
+    expect(bp.replays).toHaveLength(1);
+    expect(sink.writes).toEqual([]);
+    expect(taps(b).size).toBe(0);
+  });
+
+  it('is woken by a reset to a position below the one it waits for (a new epoch starting over)', async () => {
+    const { b, bp, sink } = await ahead();
+    bp.handler.reset('epoch', 0);
+    await turn();
+    expect(sink.text).toBe(resync('unavailable', 'e4', 'e2') + resync('backplane-epoch', null, 'e2'));
+    expect(bp.replays).toHaveLength(1);
+    expect(taps(b).size).toBe(0);
   });
 
   it('is woken by advance() as well as by an entry', async () => {
@@ -504,6 +609,7 @@ describe('a shared replay that fails or cannot be served', () => {
     await turn();
     expect(seen(sink)).toEqual(['resync:unavailable', 'e4']);
     expect(b.stats().gaps).toMatchObject({ unavailable: 1, 'unknown-id': 0, expired: 0 });
+    expect(taps(b).size).toBe(0);
   });
 
   it('tells the client to resync for an id the log does not know, and for one older than it keeps, counting each reason', async () => {
@@ -574,6 +680,9 @@ describe('a client that leaves while its shared replay is held', () => {
     expect(seen(other.sink)).toEqual(['resync:unavailable', 'e5']);
     expect(errors).toEqual([new Error('late')]);
     expect(b.stats().connections).toBe(1);
+    // The log's answer for the one that left (e0 is unknown) is not taken as its gap.
+    expect(b.stats().gaps).toMatchObject({ 'unknown-id': 0, unavailable: 1 });
+    expect(taps(b).size).toBe(0);
   });
 
   it('gets nothing when the hub closes meanwhile, whether the answer then is entries, a gap or a failure', async () => {
