@@ -172,6 +172,15 @@ describe('admitStream', () => {
     expect((await admit({ channels: [] })).channels).toEqual(new Set());
   });
 
+  it('takes a channels option that returns nothing as no channels, with a grant or without', async () => {
+    const h = hub();
+    const channels = () => undefined as unknown as string[];
+    const alone = streamOf(await admitStream(h, {}, request('GET', 'channel=a'), { channels }));
+    expect(alone.params.channels).toEqual(new Set());
+    const granted = streamOf(await admitStream(h, {}, request('GET', 'channel=a'), { channels, authorize: () => ({ channels: ['a'] }) }));
+    expect(granted.params.channels).toEqual(new Set());
+  });
+
   it('refuses a channel name nothing could reach with 400 and the reason', async () => {
     const h = hub();
     const a = answerOf(await admitStream(h, {}, request('GET', 'channel=ok&channel=a%0Ab'), { headers: { 'X-App': '1' } }));

@@ -1,5 +1,6 @@
-/** The records a hub shares through a backplane, and what it makes of them on the way back. */
+/** The records a hub shares through a backplane, what it makes of them on the way back, and the error class it reports trouble with. */
 import { sharedChannels, toDelivered, toRecord, type BackplaneEntry } from '../src/backplane';
+import { SseHubError } from '../src/errors';
 import { checkCount } from '../src/options';
 import { createGzip, Z_SYNC_FLUSH } from '../src/zlib';
 import { gunzipSync } from 'node:zlib';
@@ -98,5 +99,15 @@ describe('createGzip', () => {
     await new Promise((r) => a!.on('end', r));
     expect(gunzipSync(Buffer.concat(out)).toString()).toBe('data: hi\n\n');
     b!.destroy();
+  });
+});
+
+describe('SseHubError', () => {
+  it('is an Error named SseHubError with its code, message and cause', () => {
+    const cause = new Error('ECONNREFUSED');
+    const e = new SseHubError('ssehub: backplane unreachable', 'BACKPLANE_UNAVAILABLE', { cause });
+    expect(e).toBeInstanceOf(Error);
+    expect([e.name, e.code, e.message, e.cause]).toEqual(['SseHubError', 'BACKPLANE_UNAVAILABLE', 'ssehub: backplane unreachable', cause]);
+    expect(String(e)).toBe('SseHubError: ssehub: backplane unreachable');
   });
 });

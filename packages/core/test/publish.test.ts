@@ -75,6 +75,9 @@ describe('createPublishHandler: routes', () => {
     expect(unknown).toEqual({ status: 404, headers: JSON_HEADERS, body: '{"error":"no such route"}' });
     expect((await handle(req('GET', '/clients', { headers: auth })))!.status).toBe(404);
     expect((await handle(req('POST', '/broadcast/x', { headers: auth })))!.status).toBe(404);
+    // A route's path inside another route's is not that route.
+    const nested = await handle(req('POST', '/broadcast/channels/a', { headers: { ...auth, ...json }, body: '{"data":1}' }));
+    expect(nested).toEqual(unknown);
   });
 
   it('strips the prefix, and passes on what lies outside it', async () => {
@@ -248,8 +251,39 @@ describe('createPublishHandler: publishing', () => {
     expect(await handle(declared)).toEqual({ status: 413, headers: JSON_HEADERS, body: '{"error":"the body is larger than 20 bytes"}' });
     expect(declared.reads).toEqual([]); // refused before reading
     const read = req('POST', '/broadcast', { headers: { ...auth, ...json }, body: '{"data":"1234567890"}' });
-    expect((await handle(read))!.status).toBe(413);
-    expect(h.stats().eventsPublished).toBe(1);
+    expect(await handle(read)).toEqual({ status: 413, headers: JSON_HEADERS, body: '{"error":"the body is larger than 20 bytes"}' });
+    // A Content-Length of exactly the limit is read, not refused.
+    const exact = req('POST', '/broadcast', { headers: { ...auth, ...json, 'content-length': '20' }, body });
+    expect((await handle(exact))!.status).toBe(201);
+    expect(exact.reads).toEqual([20]);
+    expect(h.stats().eventsPublished).toBe(2);
+  });
+
+  it('hands on only the fields the body has (listen() sees no event or retry key it did not send)', async () => {
+    const { h, handle } = handler();
+    const got: object[] = [];
+    const done = (async () => {
+      for await (const m of h.listen()) {
+        got.push(m);
+        if (got.length === 2) break;
+      }
+    })();
+    await handle(req('POST', '/broadcast', { headers: { ...auth, ...json }, body: '{"data":"bare"}' }));
+    await handle(req('POST', '/broadcast', { headers: { ...auth, ...json }, body: '{"data":"full","event":"e","id":"i","retry":5}' }));
+    await done;
+    expect(got.map((m) => Object.keys(m).sort())).toEqual([
+      ['data', 'id'],
+      ['data', 'event', 'id', 'retry'],
+    ]);
+  });
+
+  it('refuses an id that is neither a string nor a number, naming the field', async () => {
+    const { h, handle } = handler();
+    for (const id of ['true', '{}', '[1]']) {
+      const a = await handle(req('POST', '/broadcast', { headers: { ...auth, ...json }, body: `{"data":1,"id":${id}}` }));
+      expect(a).toEqual({ status: 400, headers: JSON_HEADERS, body: '{"error":"id must be a string","field":"id"}' });
+    }
+    expect(h.stats().eventsPublished).toBe(0);
   });
 
   it('uses 64 KiB as the default body limit', async () => {
@@ -339,6 +373,10 @@ describe('createPublishHandler: stats and disconnects', () => {
     expect(ch!.headers).toMatchObject({ 'X-Consumer-Count': '2', 'X-Channel-Exists': 'true' });
     const none = await handle(req('HEAD', '/channels/zz', { headers: auth }));
     expect(none!.headers).toMatchObject({ 'X-Consumer-Count': '0', 'X-Channel-Exists': 'false' });
+    expect(bodyOf(await handle(req('GET', '/channels/zz', { headers: auth })))).toEqual({ channel: 'zz', exists: false, consumers: 0, channels: ['a'] });
+    const clientHead = await handle(req('HEAD', '/clients/u', { headers: auth }));
+    expect(clientHead).toMatchObject({ status: 200, body: '' });
+    expect(clientHead!.headers).toMatchObject({ 'X-Consumer-Count': '1', 'X-Client-Connected': 'true' });
     const cl = await handle(req('GET', '/clients/u', { headers: auth }));
     expect(bodyOf(cl)).toEqual({ clientId: 'u', connected: true, consumers: 1, channels: ['a'] });
     expect(cl!.headers).toMatchObject({ 'X-Consumer-Count': '1', 'X-Client-Connected': 'true' });
@@ -359,6 +397,11 @@ describe('createPublishHandler: stats and disconnects', () => {
     expect(list.split(',')).toEqual(names.slice(0, list.split(',').length));
     expect(a!.headers['X-Available-Channels-Truncated']).toBe('true');
     expect(bodyOf(await handle(req('GET', '/', { headers: auth })))).toMatchObject({ channels: names });
+    // A list of exactly 4096 characters is whole.
+    const exact = handler();
+    exact.h.connect(new TestSink(), { channels: ['x'.repeat(4096)] });
+    const whole = (await exact.handle(req('HEAD', '/', { headers: auth })))!.headers;
+    expect([whole['X-Available-Channels'], whole['X-Available-Channels-Truncated']]).toEqual(['x'.repeat(4096), undefined]);
     const small = handler();
     small.h.connect(new TestSink(), { channels: ['x'] });
     expect((await small.handle(req('HEAD', '/', { headers: auth })))!.headers['X-Available-Channels-Truncated']).toBeUndefined();
