@@ -116,6 +116,8 @@ describe('webAnswer', () => {
     expect(h1.headers.get('x-a')).toBe('1');
     expect(await h1.text()).toBe('no');
     expect(webAnswer(a).headers.get('connection')).toBeNull();
+    // Neither HEAD nor HTTP/1 unless said: the body is sent, and no Connection header.
+    expect(await webAnswer(a).text()).toBe('no');
     expect(webAnswer({ ...a, closeConnection: false }, false, true).headers.get('connection')).toBeNull();
     expect(webAnswer(a, true).body).toBeNull();
     expect(webAnswer({ status: 204, headers: {}, body: 'x' }).body).toBeNull();
@@ -238,6 +240,8 @@ describe('webStreamHandler', () => {
     const plain = new Request(url);
     const res2 = (await handle(plain, plain))!;
     expect(res2.headers.get('content-encoding')).toBeNull();
+    // Not said to be HTTP/1: no Connection header (HTTP/2 forbids it).
+    expect(res2.headers.get('connection')).toBeNull();
     await res2.body!.cancel();
   });
 

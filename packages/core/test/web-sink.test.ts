@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import zlib from 'node:zlib';
 import { createParser } from 'eventsource-parser';
 import { createHub, type Hub } from '@ssehub/core';
 import { GzipWebSink, WebSink } from '@ssehub/core/adapter';
+import type { GzipStream } from '../src/zlib';
 
 let hub: Hub | undefined;
 afterEach(async () => {
@@ -161,6 +163,34 @@ describe('WebSink, the sink contract', () => {
     expect(err).toMatchObject({ name: 'AbortError', code: 'ERR_STREAM_PREMATURE_CLOSE', message: 'ssehub: stream evicted (the client stopped reading)' });
   });
 
+  it('drains a sink with a high-water mark of 0 when the reader asks for more', async () => {
+    const sink = new WebSink(0, { lead: false });
+    expect(sink.write(bytes(5))).toBe(false); // every write waits for the reader
+    const drained = jest.fn();
+    sink.onDrain(drained);
+    const reader = sink.stream.getReader();
+    await reader.read(); // takes the queued chunk
+    await new Promise((r) => setImmediate(r));
+    const next = reader.read(); // and waits for the next: the queue has room for one more write
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toHaveBeenCalledTimes(1);
+    sink.write(bytes(1));
+    expect((await next).value).toHaveLength(1);
+    reader.releaseLock();
+  });
+
+  it('leaves the stream alone once marked closed: writes, end() and destroy() do nothing to it', () => {
+    const controllerOf = (s: WebSink) => (s as unknown as { controller: ReadableStreamDefaultController }).controller;
+    for (const after of ['write', 'end', 'destroy'] as const) {
+      const sink = new WebSink(10, { lead: false });
+      sink.markClosed();
+      if (after === 'write') expect(sink.write(bytes(4))).toBe(true);
+      else sink[after]();
+      // Still open and empty: 10 bytes of room (a closed stream has 0, an errored one null).
+      expect([after, controllerOf(sink).desiredSize]).toEqual([after, 10]);
+    }
+  });
+
   it('treats a stream errored under it as closed', () => {
     const sink = new WebSink(1024, { lead: false });
     const closed = jest.fn();
@@ -258,5 +288,83 @@ describe('GzipWebSink, the sink contract', () => {
       (e: Error) => e,
     );
     expect(err?.name).toBe('AbortError');
+  });
+});
+
+describe('GzipWebSink, at the edges (a compressor the test drives)', () => {
+  /**
+   * A GzipStream that passes bytes through unchanged on flush, with the buffer sizes and drain the
+   * test sets: what the sink decides from them is then exact.
+   */
+  class FakeGzip extends EventEmitter {
+    writableLength = 0;
+    readableLength = 0;
+    writableEnded = false;
+    writableNeedDrain = false;
+    destroyed = false;
+    ends = 0;
+    private held: Uint8Array[] = [];
+    write(chunk: Uint8Array): boolean {
+      this.held.push(chunk);
+      return !this.writableNeedDrain;
+    }
+    flush(): void {
+      for (const c of this.held.splice(0)) this.emit('data', c);
+    }
+    /** Like zlib's, the 'end' event comes later (here: never), after the trailer is read. */
+    end(): void {
+      this.ends++;
+      this.writableEnded = true;
+    }
+    destroy(): void {
+      this.destroyed = true;
+    }
+  }
+  const make = (hwm: number) => {
+    const gz = new FakeGzip();
+    const sink = new GzipWebSink(gz as unknown as GzipStream, hwm);
+    return { gz, sink };
+  };
+
+  it('asks to wait once the reader’s queue holds exactly the high-water mark', () => {
+    const { sink } = make(10); // the 2-byte lead is queued
+    expect(sink.write(new Uint8Array(7))).toBe(true); // 9 queued
+    expect(sink.write(new Uint8Array(1))).toBe(false); // 10: no room left
+  });
+
+  it('counts the compressor’s input and output buffers and the reader’s queue', () => {
+    const { gz, sink } = make(100);
+    gz.writableLength = 5;
+    gz.readableLength = 7;
+    expect(sink.bufferedBytes).toBe(5 + 7 + 2);
+  });
+
+  it('drains only when the compressor has drained and the reader’s queue is below the mark', async () => {
+    const { gz, sink } = make(4); // the 2-byte lead is queued
+    gz.writableNeedDrain = true;
+    const drained = jest.fn();
+    sink.onDrain(drained);
+    expect(drained).not.toHaveBeenCalled();
+    gz.writableNeedDrain = false;
+    sink.write(new Uint8Array(2)); // the queue reaches the mark meanwhile
+    gz.emit('drain');
+    expect(drained).not.toHaveBeenCalled();
+    const reader = sink.stream.getReader();
+    await reader.read();
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toHaveBeenCalledTimes(1);
+    reader.releaseLock();
+  });
+
+  it('ends the compressor once, and not after the reader left', () => {
+    const { gz, sink } = make(100);
+    sink.end();
+    sink.end();
+    expect(gz.ends).toBe(1);
+    const other = make(100);
+    other.gz.writableEnded = false;
+    void other.sink.stream.cancel();
+    other.sink.end();
+    expect(other.gz.ends).toBe(0);
   });
 });

@@ -39,9 +39,10 @@ export class WebSink implements Sink {
           // Headers at once: Bun.serve sends a streamed response's headers only with its first chunk.
           if (options.lead !== false) controller.enqueue(streamLead());
         },
-        // Called when the reader has taken data and there is room again.
+        // Called when the queue has room again or a reader waits on it (with a high-water mark of 0, the
+        // only sign of room): either way the reader is taking data.
         pull: () => {
-          if (this.drainFns.length && (this.controller.desiredSize ?? 0) > 0) {
+          if (this.drainFns.length) {
             const fns = this.drainFns;
             this.drainFns = [];
             for (const fn of fns) fn();
