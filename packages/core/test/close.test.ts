@@ -117,3 +117,22 @@ describe('onResponseGone', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 });
+
+describe('onResponseGone, more edges', () => {
+  it('calls back once when a destroyed response also emits close before the microtask', async () => {
+    const { res } = fakeResponse({ destroyed: true });
+    const fn = jest.fn();
+    onResponseGone(res, fn);
+    res.emit('close');
+    await tick();
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it('takes a response with neither socket nor request (a stand-in) as one that owns its connection', () => {
+    const res = Object.assign(new EventEmitter(), { socket: null, destroyed: false }) as unknown as ServerResponse & EventEmitter;
+    const fn = jest.fn();
+    expect(() => onResponseGone(res, fn)).not.toThrow();
+    res.emit('close');
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+});

@@ -3,6 +3,7 @@
  * sockets: exact chunk framing, body limits, header reading, and what an answer puts on the wire.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createHub, type Hub } from '@ssehub/core';
@@ -99,6 +100,17 @@ describe('Node requests and answers, over a real server', () => {
     expect(seen).toEqual({ method: 'GET', id: 'u 1', channels: ['a', 'b'], h: 'one', none: undefined });
     await raw('GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(seen).toEqual({ method: 'GET', id: null, channels: [], h: undefined, none: undefined });
+    // No query string: no parameter at all (the path is not read as one).
+    let keys: string[] | undefined;
+    handler = (req, res) => {
+      keys = [...nodeStreamRequest(req).query.keys()];
+      res.end();
+    };
+    await raw('GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(keys).toEqual([]);
+    // A request object without a method (a stand-in some frameworks build) counts as GET.
+    const bare = { headers: {} } as http.IncomingMessage;
+    expect([nodeStreamRequest(bare).method, nodePublishRequest(null, bare, '/').method]).toEqual(['GET', 'GET']);
   });
 
   it('reads the first value of a header sent twice', async () => {
@@ -116,7 +128,10 @@ describe('Node requests and answers, over a real server', () => {
     const got: (string | undefined)[] = [];
     handler = async (req, res) => {
       const limit = Number(req.headers['x-limit']);
+      const before = ['data', 'end', 'error'].map((e) => req.listenerCount(e));
       const b = await readNodeBody(req, limit);
+      // It leaves no listener of its own behind, whichever way it ended.
+      expect(['data', 'end', 'error'].map((e) => req.listenerCount(e))).toEqual(before);
       got.push(b === undefined ? undefined : Buffer.from(b).toString());
       res.writeHead(200, { 'Content-Length': '2' });
       res.end('ok');
@@ -188,6 +203,31 @@ describe('Node requests and answers, over a real server', () => {
       expect(empty).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
       expect(empty.endsWith('\r\n\r\n')).toBe(true);
       expect(empty).not.toContain('hello');
+    }
+  });
+
+  it('serveNode over HTTP/2: no Connection header (HTTP/2 forbids it), events as over HTTP/1', async () => {
+    hub = createHub({ heartbeat: 0 });
+    const server = http2.createServer((req, res) => void serveNode(hub!, res as unknown as http.ServerResponse, {}));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const stream = session.request({ ':path': '/' });
+      const headers = await new Promise<http2.IncomingHttpHeaders>((r) => stream.once('response', r));
+      expect(headers[':status']).toBe(200);
+      expect(headers.connection).toBeUndefined();
+      expect(headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => (text += c));
+      while (hub.size === 0) await new Promise((r) => setTimeout(r, 5));
+      hub.broadcast({ data: 'h2', id: '1' });
+      while (!text.includes('data: h2\n\n')) await new Promise((r) => setTimeout(r, 5));
+      expect(text).toBe(':\nid: 1\ndata: h2\n\n');
+      stream.close();
+    } finally {
+      session.destroy();
+      await new Promise((r) => server.close(r));
     }
   });
 
