@@ -2,7 +2,7 @@
  * Reading and merging Stryker's JSON reports (the incremental file is one): the per-file scores of
  * docs/mutation.md, with the mutants mutation/equivalent.json lists taken out.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export function readReport(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
@@ -52,6 +52,8 @@ export function mergeReports(base, update) {
 function isListed(entry, file, m, lines) {
   if (entry.file !== file || entry.mutator !== m.mutatorName) return false;
   if (entry.replacement !== undefined && entry.replacement !== m.replacement) return false;
+  // `previous` tells apart lines that read the same (the same guard at the top of several methods).
+  if (entry.previous !== undefined && !(lines[m.location.start.line - 2] ?? '').includes(entry.previous)) return false;
   return lines[m.location.start.line - 1].includes(entry.line);
 }
 
@@ -96,4 +98,21 @@ export function scoreTable(rows) {
     out.push(`| ${name} | ${pct(r.score)}% | ${pct(r.rawScore)}% | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.equivalent} | ${r.errors} |`);
   }
   return out.join('\n');
+}
+
+/**
+ * Rewrites the score table of `doc` (between its `<!-- scores:start -->` and `<!-- scores:end -->`
+ * markers) from the results in `incremental`, leaving out the mutants mutation/equivalent.json lists.
+ */
+export function writeScores(incremental, doc) {
+  const report = readReport(incremental);
+  const equivalent = JSON.parse(readFileSync('mutation/equivalent.json', 'utf8')).mutants;
+  const table = scoreTable(scores(report, equivalent));
+  const text = readFileSync(doc, 'utf8');
+  const start = '<!-- scores:start -->';
+  const end = '<!-- scores:end -->';
+  const at = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (at === -1 || to === -1) throw new Error(`${doc} has no ${start} ... ${end} markers`);
+  writeFileSync(doc, `${text.slice(0, at + start.length)}\n${table}\n${text.slice(to)}`);
 }

@@ -6,10 +6,10 @@
  * the committed results and its report is merged back into them, so the other modules' results stay.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mergeReports, readReport, scores, scoreTable } from './report.mjs';
+import { mergeReports, readReport, writeScores } from './report.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 process.chdir(root);
@@ -42,15 +42,5 @@ if (partial) {
   writeFileSync(INCREMENTAL, JSON.stringify(mergeReports(base, readReport(PARTIAL)), null, 2) + '\n');
 }
 
-// The scores go between these markers in docs/mutation.md.
-const report = readReport(INCREMENTAL);
-const equivalent = JSON.parse(readFileSync('mutation/equivalent.json', 'utf8')).mutants;
-const table = scoreTable(scores(report, equivalent));
-const doc = readFileSync(DOC, 'utf8');
-const start = '<!-- scores:start -->';
-const end = '<!-- scores:end -->';
-const at = doc.indexOf(start);
-const to = doc.indexOf(end);
-if (at === -1 || to === -1) throw new Error(`${DOC} has no ${start} ... ${end} markers`);
-writeFileSync(DOC, `${doc.slice(0, at + start.length)}\n${table}\n${doc.slice(to)}`);
+writeScores(INCREMENTAL, DOC);
 console.log(`\nmutation: ${minutes} min; scores written to ${DOC} (from ${INCREMENTAL})`);
