@@ -314,10 +314,15 @@ describe('one order across hubs', () => {
 });
 
 describe('latency with a backplane', () => {
-  it('counts from the broadcast, not from when the log hands it back', async () => {
+  /** A hub on a log that hands entries back only on `flush()`. */
+  function heldLog(): { log: MemoryLog; a: Hub } {
     const log = new MemoryLog();
     log.auto = false;
-    const { h: a } = hubOn(log);
+    return { log, a: hubOn(log).h };
+  }
+
+  it('counts from the broadcast, not from when the log hands it back', async () => {
+    const { log, a } = heldLog();
     const got: number[] = [];
     a.on('latency', (ms) => got.push(ms));
     a.broadcast({ data: 'x' });
@@ -329,9 +334,7 @@ describe('latency with a backplane', () => {
   });
 
   it('does not time a broadcast made while nobody listened (it counts from its delivery then)', async () => {
-    const log = new MemoryLog();
-    log.auto = false;
-    const { h: a } = hubOn(log);
+    const { log, a } = heldLog();
     a.broadcast({ data: 'x' });
     await sleep(200);
     const got: number[] = [];
@@ -343,9 +346,7 @@ describe('latency with a backplane', () => {
   });
 
   it('remembers the broadcast time of at most 100 000 broadcasts the log has not handed back', async () => {
-    const log = new MemoryLog();
-    log.auto = false;
-    const { h: a } = hubOn(log);
+    const { log, a } = heldLog();
     const got: number[] = [];
     a.on('latency', (ms) => got.push(ms));
     for (let i = 0; i <= 100_000; i++) a.broadcast({ data: 'x' });
