@@ -49,7 +49,7 @@ export function mergeReports(base, update) {
 }
 
 /** Does `m` (a report mutant of `file`) match an entry of mutation/equivalent.json? */
-function isListed(entry, file, m, lines) {
+export function isListed(entry, file, m, lines) {
   if (entry.file !== file || entry.mutator !== m.mutatorName) return false;
   if (entry.replacement !== undefined && entry.replacement !== m.replacement) return false;
   // `previous` tells apart lines that read the same (the same guard at the top of several methods).

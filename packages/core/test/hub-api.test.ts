@@ -253,6 +253,29 @@ describe('drain()', () => {
     expect(disconnects).toHaveLength(2);
     expect(h.state).toBe('closed');
   });
+
+  it('ends the streams one by one over `within` while the hub drains, not all at the close', async () => {
+    jest.useFakeTimers();
+    try {
+      const h = hub();
+      const sinks = [new TestSink(), new TestSink(), new TestSink(), new TestSink()];
+      for (const s of sinks) h.connect(s);
+      const done = h.drain({ within: 1000, grace: 0 });
+      // Four streams over 1000 ms: one every 250 ms, the first at once.
+      await jest.advanceTimersByTimeAsync(600);
+      expect(h.state).toBe('draining');
+      const ended = sinks.filter((s) => s.ended).length;
+      expect(ended).toBeGreaterThanOrEqual(2);
+      expect(ended).toBeLessThan(4);
+      expect(h.size).toBe(4 - ended);
+      await jest.advanceTimersByTimeAsync(1000);
+      await done;
+      expect(sinks.every((s) => s.ended && !s.destroyed)).toBe(true);
+      expect(h.state).toBe('closed');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
 
 describe('latency events', () => {

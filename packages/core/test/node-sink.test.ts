@@ -171,7 +171,29 @@ it('says which path it takes: direct on plain chunked HTTP/1.1, res.write for HT
   expect(paths).toEqual([true, false]);
 });
 
-it('falls back to res.write for good on a Node whose response internals are not the expected shape, losing nothing', async () => {
+/** Ways a future Node's first response could differ from the shape the direct path was written for. */
+const unexpectedShapes: [string, (res: http.ServerResponse) => void][] = [
+  ['no _hasBody', (res) => Object.defineProperty(res, '_hasBody', { value: undefined, writable: true, configurable: true })],
+  // Accessors that still work for Node's own code, but do not hold booleans.
+  ['a chunkedEncoding that is not a boolean', (res) => Object.defineProperty(res, 'chunkedEncoding', { get: () => 1, set: () => undefined, configurable: true })],
+  [
+    'a finished that is not a boolean',
+    (res) => {
+      let finished = 0;
+      Object.defineProperty(res, 'finished', { get: () => finished, set: (v: boolean) => (finished = v ? 1 : 0), configurable: true });
+    },
+  ],
+  [
+    'a write whose class has no name',
+    (res) => {
+      const write = res.write;
+      Object.defineProperty(res, 'write', { value: write, writable: true, configurable: true });
+      Object.defineProperty(res, 'constructor', { value: {}, configurable: true });
+    },
+  ],
+];
+
+it.each(unexpectedShapes)('falls back to res.write for good on a Node whose responses have %s, losing nothing', async (_shape, reshape) => {
   hub = createHub({ heartbeat: 0 });
   const paths: boolean[] = [];
   let first = true;
@@ -180,9 +202,9 @@ it('falls back to res.write for good on a Node whose response internals are not 
     const fresh = jest.requireActual<typeof import('../src/node/sink')>('../src/node/sink');
     await start((_req, res) => {
       if (first) {
-        // The first response the module sees lacks `_hasBody`, as a future Node might.
+        // Only the first response the module sees is reshaped: the check is made once, on it.
         first = false;
-        Object.defineProperty(res, '_hasBody', { value: undefined, writable: true, configurable: true });
+        reshape(res);
       }
       const sink = new fresh.NodeSink(res, { 'Content-Type': 'text/event-stream' });
       paths.push(sink.direct);
@@ -199,4 +221,218 @@ it('falls back to res.write for good on a Node whose response internals are not 
   const expected = chunk(encodeEvent({ data: 'still here' }, id));
   await until(() => body(b.text).includes(expected), 'the event, framed by Node');
   expect(a.text).toContain('HTTP/1.1 200');
+});
+
+/** One stream's parts, as the server made them. */
+interface Made {
+  sink: NodeSink;
+  res: http.ServerResponse;
+  req: http.IncomingMessage;
+}
+
+/**
+ * Starts a server whose /events responses each get a NodeSink and no hub, so the test drives the sink
+ * itself. `prepare` runs on the response before the sink is made (a middleware's wrapping, a spy).
+ */
+async function startSinks(
+  prepare: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => undefined,
+  headers: Record<string, string> = { 'Content-Type': 'text/event-stream' },
+): Promise<Made[]> {
+  const made: Made[] = [];
+  await start((req, res) => {
+    prepare(req, res);
+    made.push({ sink: new NodeSink(res, headers), res, req });
+  });
+  return made;
+}
+
+/** Counts the calls of `res[method]` after it, passing each on. */
+function countCalls(res: http.ServerResponse, method: 'write' | 'end'): { calls: number } {
+  const seen = { calls: 0 };
+  const original = res[method] as (...args: unknown[]) => unknown;
+  (res as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+    seen.calls++;
+    return original.apply(this, args);
+  };
+  return seen;
+}
+
+const event = (text: string) => encodeEvent({ data: text }, undefined);
+const closedOf = (sink: NodeSink) => new Promise<void>((resolve) => sink.onClose(resolve));
+
+describe('NodeSink, the sink contract over a real response', () => {
+  it('turns Nagle off on the socket, so small events are not held back', async () => {
+    const calls: unknown[][] = [];
+    await startSinks((_req, res) => {
+      const socket = res.socket!;
+      const original = socket.setNoDelay.bind(socket);
+      socket.setNoDelay = (...args: Parameters<typeof socket.setNoDelay>) => (calls.push(args), original(...args));
+    });
+    rawClient();
+    await until(() => calls.length > 0, 'the stream');
+    expect(calls).toEqual([[true]]);
+  });
+
+  it('takes the direct path without calling res.write for events, and res.write for every event on HTTP/1.0', async () => {
+    // A spy on Node's own write, not on the response: a response whose write is its own is not direct.
+    const spy = jest.spyOn(http.OutgoingMessage.prototype, 'write');
+    try {
+      const made = await startSinks();
+      const direct = rawClient();
+      await until(() => made.length === 1 && direct.text.includes('\r\n\r\n'), 'the HTTP/1.1 stream');
+      const http10 = rawClient('GET /events HTTP/1.0\r\n\r\n');
+      await until(() => made.length === 2 && http10.text.includes('\r\n\r\n'), 'the HTTP/1.0 stream');
+      const writesOf = (res: http.ServerResponse) => spy.mock.contexts.filter((c) => c === res).length;
+      const before = made.map((m) => writesOf(m.res));
+      for (const { sink } of made) for (let i = 0; i < 3; i++) sink.write(event(`e${i}`));
+      await until(() => (http10.text.match(/data: e\d/g) ?? []).length === 3 && (direct.text.match(/data: e\d/g) ?? []).length === 3, 'the events');
+      expect(made.map((m) => m.sink.direct)).toEqual([true, false]);
+      expect(made.map((m, i) => writesOf(m.res) - before[i]!)).toEqual([0, 3]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('sends every event through a res.write that middleware wrapped (never straight to the socket)', async () => {
+    const seen: string[] = [];
+    const made = await startSinks((_req, res) => {
+      const original = res.write.bind(res) as (chunk: Uint8Array) => boolean;
+      (res as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => (seen.push(Buffer.from(chunk).toString('latin1')), original(chunk));
+    });
+    const c = rawClient();
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    made[0]!.sink.write(event('through the wrapper'));
+    await until(() => c.text.includes('data: through the wrapper'), 'the event');
+    expect(made[0]!.sink.direct).toBe(false);
+    expect(seen).toEqual([':\n', 'data: through the wrapper\n\n']);
+  });
+
+  it('never writes a body to a HEAD response, even one whose headers say chunked', async () => {
+    const made = await startSinks(undefined, { 'Content-Type': 'text/event-stream', 'Transfer-Encoding': 'chunked' });
+    const c = rawClient('HEAD /events HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the headers');
+    expect(made[0]!.sink.direct).toBe(false);
+    expect(made[0]!.sink.write(event('no body on HEAD'))).toBe(true);
+    made[0]!.sink.end();
+    // The connection stays usable: the next response follows the HEAD answer's headers directly.
+    c.socket.write('GET /other HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => c.text.endsWith('nope'), 'the next response');
+    expect(c.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\nHTTP\/1\.1 404 Not Found\r\n[^]*\r\n\r\nnope$/);
+  });
+
+  it('skips an empty chunk (a zero-length chunk would end the body)', async () => {
+    const made = await startSinks();
+    const c = rawClient();
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    const { sink } = made[0]!;
+    expect(sink.direct).toBe(true);
+    expect(sink.write(new Uint8Array(0))).toBe(true);
+    const e = event('after the empty one');
+    sink.write(e);
+    const expected = '2\r\n:\n\r\n' + chunk(e);
+    await until(() => body(c.text).length >= expected.length, 'the event');
+    expect(body(c.text)).toBe(expected);
+  });
+
+  it('after end(), writes nothing after the last chunk: the keep-alive connection serves its next request', async () => {
+    const made = await startSinks();
+    const c = rawClient();
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    const { sink } = made[0]!;
+    sink.end();
+    expect(sink.write(event('too late'))).toBe(true);
+    expect(sink.write(event('too late'))).toBe(true);
+    c.socket.write('GET /other HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => c.text.endsWith('nope'), 'the next response');
+    expect(body(c.text)).toMatch(/^2\r\n:\n\r\n0\r\n\r\nHTTP\/1\.1 404 Not Found\r\n/);
+  });
+
+  it('after end() on the res.write path (HTTP/1.0), writes nothing and raises no write-after-end error', async () => {
+    const errors: Error[] = [];
+    const made = await startSinks((_req, res) => void res.on('error', (e) => errors.push(e)));
+    const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    const { sink } = made[0]!;
+    sink.end();
+    expect(sink.write(event('too late'))).toBe(true);
+    await until(() => c.ended, 'the connection to end');
+    expect(body(c.text)).toBe(':\n');
+    expect(errors).toEqual([]);
+  });
+
+  it('calls res.end once when ended twice (middleware that wraps end sees one end)', async () => {
+    const ends: { calls: number }[] = [];
+    const made = await startSinks((_req, res) => void ends.push(countCalls(res, 'end')));
+    const c = rawClient();
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    made[0]!.sink.end();
+    made[0]!.sink.end();
+    expect(ends[0]!.calls).toBe(1);
+  });
+
+  it('writes nothing, and reports no backpressure, once its socket ended or was destroyed, before the close event', async () => {
+    const made = await startSinks();
+    const a = rawClient();
+    const b = rawClient();
+    await until(() => made.length === 2 && a.text.includes('\r\n\r\n') && b.text.includes('\r\n\r\n'), 'two streams');
+    const [ended, destroyed] = made as [Made, Made];
+    expect([ended.sink.direct, destroyed.sink.direct]).toEqual([true, true]);
+    // What a peer's FIN or reset does to the server's socket, before the response hears of it.
+    ended.res.socket!.end();
+    expect(ended.res.socket!.destroyed).toBe(false);
+    expect(ended.sink.write(event('after FIN'))).toBe(true);
+    destroyed.res.socket!.destroy();
+    expect(destroyed.res.socket!.writableEnded).toBe(false);
+    expect(destroyed.sink.write(event('after reset'))).toBe(true);
+    await until(() => a.ended, 'the ended connection to end');
+    expect(body(a.text)).toBe('2\r\n:\n\r\n');
+  });
+
+  it('writes nothing, and reports no backpressure, once the peer left (res.write path)', async () => {
+    const writes: { calls: number }[] = [];
+    const made = await startSinks((_req, res) => void writes.push(countCalls(res, 'write')));
+    const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    const { sink } = made[0]!;
+    const closed = closedOf(sink);
+    c.socket.destroy();
+    await closed;
+    const calls = writes[0]!.calls;
+    expect(sink.write(event('to nobody'))).toBe(true);
+    expect(writes[0]!.calls).toBe(calls);
+  });
+
+  it('runs every close callback once, in order, and one registered after the close in a microtask', async () => {
+    const made = await startSinks();
+    const c = rawClient();
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    const { sink } = made[0]!;
+    const order: string[] = [];
+    sink.onClose(() => order.push('first'));
+    sink.onClose(() => order.push('second'));
+    const closed = closedOf(sink);
+    c.socket.destroy();
+    await closed;
+    expect(order).toEqual(['first', 'second']);
+    sink.onClose(() => order.push('late'));
+    expect(order).toEqual(['first', 'second']);
+    await Promise.resolve();
+    expect(order).toEqual(['first', 'second', 'late']);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['first', 'second', 'late']);
+  });
+
+  it('destroy() closes the connection at once and makes later writes no-ops', async () => {
+    const writes: { calls: number }[] = [];
+    const made = await startSinks((_req, res) => void writes.push(countCalls(res, 'write')));
+    const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
+    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    const { sink } = made[0]!;
+    sink.destroy();
+    const calls = writes[0]!.calls;
+    expect(sink.write(event('after destroy'))).toBe(true);
+    expect(writes[0]!.calls).toBe(calls);
+    await until(() => c.ended, 'the connection to close');
+    expect(body(c.text)).toBe(':\n');
+  });
 });
