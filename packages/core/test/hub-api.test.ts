@@ -355,6 +355,13 @@ describe('latency events', () => {
     expect(await clockReadsDuring(() => h.broadcast({ data: 1 }))).toBe(0);
   });
 
+  it('stops timing once the last latency handler leaves through the function on() returned', async () => {
+    const h = hub();
+    const off = h.on('latency', () => undefined);
+    off();
+    expect(await clockReadsDuring(() => h.broadcast({ data: 1 }))).toBe(0);
+  });
+
   it('does not measure for handlers of other events', async () => {
     const h = hub();
     const reads = await clockReadsDuring(() => {

@@ -395,7 +395,9 @@ export class Hub<Events extends EventMap = UntypedEvents> {
    */
   on<K extends keyof HubEvents>(event: K, handler: HubEvents[K]): () => void {
     if (event === 'latency') this.latencies ??= [];
-    return this.events.on(event, handler);
+    this.events.on(event, handler);
+    // Through off(), so that removing the last latency handler this way stops the timing too.
+    return () => this.off(event, handler);
   }
 
   /** Removes an event handler added with {@link Hub.on}. */
