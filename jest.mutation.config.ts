@@ -29,8 +29,13 @@ const SUITES = [
 /**
  * `SSEHUB_MUTATION_TESTS=core` runs the core's own tests only: a lower bound on the scores (a mutant
  * only a suite over real servers would kill counts as survived) in a fraction of the time.
+ * `SSEHUB_MUTATION_TESTS=redis` runs the Redis backplane's suites against a real redis-server
+ * (127.0.0.1:6379, or SSEHUB_REDIS_URL), for mutants of packages/redis/src (mutation/run.mjs sets it when
+ * only those are named). The cluster example's test is left out: its processes are not Stryker's,
+ * so no mutant is ever active in them.
  */
-const coreOnly = process.env.SSEHUB_MUTATION_TESTS === 'core';
+const tests = process.env.SSEHUB_MUTATION_TESTS;
+const REDIS_SUITES = ['codec', 'outbox', 'cross-instance', 'errors', 'publish-api', 'faults'];
 
 const config: Config = {
   ...unit,
@@ -39,11 +44,14 @@ const config: Config = {
   // Absolute paths: Stryker loads the environment itself, without expanding <rootDir>.
   testEnvironment: path.join(__dirname, 'mutation/jest-environment.cjs'),
   testSequencer: path.join(__dirname, 'mutation/sequencer.cjs'),
-  testMatch: [
-    '<rootDir>/packages/core/src/**/*.test.ts',
-    '<rootDir>/packages/core/test/**/*.test.ts',
-    ...(coreOnly ? [] : SUITES.map((s) => `<rootDir>/packages/testing/test/${s}.test.ts`)),
-  ],
+  testMatch:
+    tests === 'redis'
+      ? REDIS_SUITES.map((s) => `<rootDir>/packages/redis/test/${s}.test.ts`)
+      : [
+          '<rootDir>/packages/core/src/**/*.test.ts',
+          '<rootDir>/packages/core/test/**/*.test.ts',
+          ...(tests === 'core' ? [] : SUITES.map((s) => `<rootDir>/packages/testing/test/${s}.test.ts`)),
+        ],
 };
 
 export default config;

@@ -94,7 +94,8 @@ export function scoreTable(rows) {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
-    const name = r.file.replace(/^packages\/core\/src\//, '');
+    // Core modules by their path in the core; others (the Redis backplane) by package.
+    const name = r.file.replace(/^packages\/core\/src\//, '').replace(/^packages\/(\w+)\/src\//, '$1: ');
     out.push(`| ${name} | ${pct(r.score)}% | ${pct(r.rawScore)}% | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.equivalent} | ${r.errors} |`);
   }
   return out.join('\n');

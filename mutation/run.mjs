@@ -4,6 +4,8 @@
  *
  * With `--mutate <files>`, Stryker's report covers those files only: the run starts from a copy of
  * the committed results and its report is merged back into them, so the other modules' results stay.
+ * Files of packages/redis/src are mutated only when named, in a run of their own, against the Redis
+ * suites (SSEHUB_MUTATION_TESTS=redis, set here; they need redis-server on 127.0.0.1:6379).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,16 @@ const args = process.argv.slice(2).filter((a) => a !== '--');
 const partial = args.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='));
 if (args.some((a) => a === '--incrementalFile' || a.startsWith('--incrementalFile='))) {
   throw new Error('mutation/run.mjs chooses the incremental file itself: run `npx stryker run` for another');
+}
+
+// The files named with --mutate (`--mutate a,b`, `--mutate=a,b` or `-m a,b`).
+const named = args
+  .flatMap((a, i) => (a.startsWith('--mutate=') ? [a.slice('--mutate='.length)] : (args[i - 1] === '--mutate' || args[i - 1] === '-m') ? [a] : []))
+  .flatMap((list) => list.split(','));
+// The Redis backplane's mutants are killed by its suites over a real Redis, not by the core's tests.
+if (named.length && named.every((f) => f.startsWith('packages/redis/'))) process.env.SSEHUB_MUTATION_TESTS ??= 'redis';
+else if (named.some((f) => f.startsWith('packages/redis/'))) {
+  throw new Error('mutation/run.mjs: mutate packages/redis/src in a run of its own (its tests are the Redis suites)');
 }
 
 let file = INCREMENTAL;

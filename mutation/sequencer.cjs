@@ -5,7 +5,7 @@
  */
 const path = require('node:path');
 
-const LAST = ['lifecycle', 'health-routes', 'wire.property', 'last-event-id.property', 'publish'];
+const LAST = ['lifecycle', 'health-routes', 'wire.property', 'last-event-id.property', 'publish', 'faults'];
 
 function rank(file) {
   const name = path.basename(file).replace(/\.test\.ts$/, '');
