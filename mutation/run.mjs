@@ -2,8 +2,9 @@
  * `pnpm mutation [stryker options]`: runs Stryker (stryker.config.mjs) in incremental mode against
  * the committed mutation/incremental.json, then writes the per-file scores into docs/mutation.md.
  *
- * With `--mutate <files>`, Stryker's report covers those files only: the run starts from a copy of
- * the committed results and its report is merged back into them, so the other modules' results stay.
+ * Stryker's report covers the files it mutated only (the core's, or those `--mutate <files>` names):
+ * the run starts from a copy of the committed results and its report is merged back into them, so
+ * the other modules' results stay.
  * Files of packages/redis/src are mutated only when named, in a run of their own, against the Redis
  * suites (SSEHUB_MUTATION_TESTS=redis, set here; they need redis-server on 127.0.0.1:6379).
  */
@@ -21,7 +22,6 @@ const DOC = 'docs/mutation.md';
 
 // `pnpm mutation -- --mutate x` passes the `--` along.
 const args = process.argv.slice(2).filter((a) => a !== '--');
-const partial = args.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='));
 if (args.some((a) => a === '--incrementalFile' || a.startsWith('--incrementalFile='))) {
   throw new Error('mutation/run.mjs chooses the incremental file itself: run `npx stryker run` for another');
 }
@@ -36,23 +36,19 @@ else if (named.some((f) => f.startsWith('packages/redis/'))) {
   throw new Error('mutation/run.mjs: mutate packages/redis/src in a run of its own (its tests are the Redis suites)');
 }
 
-let file = INCREMENTAL;
-if (partial) {
-  mkdirSync(path.dirname(PARTIAL), { recursive: true });
-  if (existsSync(INCREMENTAL)) copyFileSync(INCREMENTAL, PARTIAL);
-  file = PARTIAL;
-}
+// Every run starts from a copy and is merged back, so a run of the core's modules (the default) keeps
+// the Redis backplane's results, and a run of some modules keeps the others'.
+mkdirSync(path.dirname(PARTIAL), { recursive: true });
+if (existsSync(INCREMENTAL)) copyFileSync(INCREMENTAL, PARTIAL);
 
 const stryker = fileURLToPath(new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url));
 const started = Date.now();
-const run = spawnSync(process.execPath, [stryker, 'run', ...args, '--incrementalFile', file], { stdio: 'inherit' });
+const run = spawnSync(process.execPath, [stryker, 'run', ...args, '--incrementalFile', PARTIAL], { stdio: 'inherit' });
 if (run.status !== 0) process.exit(run.status ?? 1);
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
 
-if (partial) {
-  const base = existsSync(INCREMENTAL) ? readReport(INCREMENTAL) : { files: {}, testFiles: {} };
-  writeFileSync(INCREMENTAL, JSON.stringify(mergeReports(base, readReport(PARTIAL)), null, 2) + '\n');
-}
+const base = existsSync(INCREMENTAL) ? readReport(INCREMENTAL) : { files: {}, testFiles: {} };
+writeFileSync(INCREMENTAL, JSON.stringify(mergeReports(base, readReport(PARTIAL)), null, 2) + '\n');
 
 writeScores(INCREMENTAL, DOC);
 console.log(`\nmutation: ${minutes} min; scores written to ${DOC} (from ${INCREMENTAL})`);
