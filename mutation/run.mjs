@@ -31,7 +31,7 @@ const named = args
   .flatMap((a, i) => (a.startsWith('--mutate=') ? [a.slice('--mutate='.length)] : (args[i - 1] === '--mutate' || args[i - 1] === '-m') ? [a] : []))
   .flatMap((list) => list.split(','));
 // The Redis backplane's mutants are killed by its suites over a real Redis, not by the core's tests.
-if (named.length && named.every((f) => f.startsWith('packages/redis/'))) process.env.SSEHUB_MUTATION_TESTS ??= 'redis';
+if (named.length && named.every((f) => f.startsWith('packages/redis/'))) process.env.SSEHUB_MUTATION_TESTS = 'redis';
 else if (named.some((f) => f.startsWith('packages/redis/'))) {
   throw new Error('mutation/run.mjs: mutate packages/redis/src in a run of its own (its tests are the Redis suites)');
 }
