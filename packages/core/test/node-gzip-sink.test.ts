@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { encodeEvent } from '@ssehub/core/adapter';
 import { GzipNodeSink } from '@ssehub/core/adapter/node';
+import { waitUntil } from '../../testing/src/clients';
+import { rawClient as connectRaw } from './raw-client';
 
 interface Made {
   sink: GzipNodeSink;
@@ -44,38 +46,8 @@ afterEach(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-/** A raw TCP client that keeps every byte it reads. */
-function rawClient() {
-  const socket = net.connect(port, '127.0.0.1');
-  sockets.push(socket);
-  const chunks: Buffer[] = [];
-  const state = {
-    /** Everything read so far. */
-    get bytes(): Buffer {
-      if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks));
-      return chunks[0] ?? Buffer.alloc(0);
-    },
-    /** The last bytes read, without joining everything. */
-    tail: Buffer.alloc(0) as Buffer,
-    ended: false,
-    closed: false,
-    socket,
-  };
-  socket.on('data', (b: Buffer) => (chunks.push(b), (state.tail = b)));
-  socket.on('end', () => (state.ended = true));
-  socket.on('close', () => (state.closed = true));
-  socket.on('error', () => undefined);
-  socket.write('GET /events HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n');
-  return state;
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** A raw TCP client of the server `start` made, asking for the stream gzipped. */
+const rawClient = () => connectRaw(port, 'GET /events HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n', sockets);
 
 const headEnd = (bytes: Buffer) => bytes.indexOf('\r\n\r\n');
 const headersOf = (bytes: Buffer) => bytes.subarray(0, headEnd(bytes)).toString('latin1');
@@ -104,26 +76,26 @@ const closedOf = (sink: GzipNodeSink) => new Promise<void>((resolve) => sink.onC
 it('sends the gzip headers with the app headers, turns Nagle off, and gets each event out of the compressor at once', async () => {
   const made = await start();
   const c = rawClient();
-  await until(() => made.length === 1 && headEnd(c.bytes) > 0, 'the headers');
+  await waitUntil(() => made.length === 1 && headEnd(c.bytes) > 0, 'the headers');
   const head = headersOf(c.bytes).toLowerCase();
   expect(head).toContain('\r\ncontent-encoding: gzip');
   expect(head).toContain('\r\nvary: accept-encoding');
   expect(head).toContain('\r\nx-app: kept');
   expect(noDelay).toEqual([[true]]);
   // The stream's lead comes first; then every event is readable before the next is written.
-  await until(() => unzipped(c.bytes) === ':\n', 'the lead');
+  await waitUntil(() => unzipped(c.bytes) === ':\n', 'the lead');
   let expected = ':\n';
   for (let i = 0; i < 3; i++) {
     made[0]!.sink.write(event(`event ${i}`));
     expected += `data: event ${i}\n\n`;
-    await until(() => unzipped(c.bytes) === expected, `event ${i}`);
+    await waitUntil(() => unzipped(c.bytes) === expected, `event ${i}`);
   }
 });
 
 it('counts what the compressor holds on both sides and what the response holds, and drains through the compressor', async () => {
   const made = await start();
   const c = rawClient();
-  await until(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
+  await waitUntil(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
   const { sink, gzip, res } = made[0]!;
   c.socket.pause();
   // Random bytes do not compress: they fill the socket, the response, then both sides of the compressor.
@@ -143,9 +115,9 @@ it('counts what the compressor holds on both sides and what the response holds, 
   let drained = 0;
   sink.onDrain(() => drained++);
   c.socket.resume();
-  await until(() => drained === 1, 'the drain', 20_000);
+  await waitUntil(() => drained === 1, 'the drain', 20_000);
   sink.end();
-  await until(() => c.tail.toString('latin1').endsWith('\r\n0\r\n\r\n'), 'the end of the stream', 20_000);
+  await waitUntil(() => c.tail.toString('latin1').endsWith('\r\n0\r\n\r\n'), 'the end of the stream', 20_000);
   // Everything written came through, in order (compared as one boolean: a failing diff of MBs says nothing).
   expect(zlib.gunzipSync(dechunk(c.bytes).body).equals(Buffer.concat([Buffer.from(':\n'), ...sent]))).toBe(true);
   expect(drained).toBe(1);
@@ -154,7 +126,7 @@ it('counts what the compressor holds on both sides and what the response holds, 
 it('ends the gzip stream and the body once, and writes nothing after', async () => {
   const made = await start();
   const c = rawClient();
-  await until(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
+  await waitUntil(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
   const { sink, gzip } = made[0]!;
   const end = jest.spyOn(gzip, 'end');
   sink.write(event('last'));
@@ -162,7 +134,7 @@ it('ends the gzip stream and the body once, and writes nothing after', async () 
   sink.end();
   expect(end).toHaveBeenCalledTimes(1);
   expect(sink.write(event('too late'))).toBe(true);
-  await until(() => dechunk(c.bytes).complete, 'the last chunk');
+  await waitUntil(() => dechunk(c.bytes).complete, 'the last chunk');
   // A complete gzip member: it decodes without a sync-flush allowance.
   expect(zlib.gunzipSync(dechunk(c.bytes).body).toString()).toBe(':\ndata: last\n\n');
 });
@@ -170,12 +142,12 @@ it('ends the gzip stream and the body once, and writes nothing after', async () 
 it('destroys the response when the compressor fails, and closes the stream', async () => {
   const made = await start();
   const c = rawClient();
-  await until(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
+  await waitUntil(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
   const { sink, gzip } = made[0]!;
   const closed = closedOf(sink);
   gzip.destroy(new Error('compressor failed'));
   await closed;
-  await until(() => c.closed, 'the connection to close');
+  await waitUntil(() => c.closed, 'the connection to close');
   expect(dechunk(c.bytes).complete).toBe(false);
   expect(sink.write(event('after the failure'))).toBe(true);
 });
@@ -183,7 +155,7 @@ it('destroys the response when the compressor fails, and closes the stream', asy
 it('runs every close callback in order when the peer leaves, stops the compressor, and writes nothing after', async () => {
   const made = await start();
   const c = rawClient();
-  await until(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
+  await waitUntil(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
   const { sink, gzip } = made[0]!;
   const order: string[] = [];
   sink.onClose(() => order.push('first'));
@@ -203,11 +175,11 @@ it('runs every close callback in order when the peer leaves, stops the compresso
 it('destroy() closes the connection at once, stops the compressor, and makes later writes no-ops', async () => {
   const made = await start();
   const c = rawClient();
-  await until(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
+  await waitUntil(() => made.length === 1 && headEnd(c.bytes) > 0, 'the stream');
   const { sink, gzip } = made[0]!;
   sink.destroy();
   expect(gzip.destroyed).toBe(true);
   expect(sink.write(event('after destroy'))).toBe(true);
-  await until(() => c.closed, 'the connection to close');
+  await waitUntil(() => c.closed, 'the connection to close');
   expect(dechunk(c.bytes).complete).toBe(false);
 });

@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { createHub, type Hub } from '@ssehub/core';
 import { nodePublishHandler, nodeStreamHandler, type NodeStreamHandler } from '@ssehub/core/adapter/node';
 import type { StreamOptions } from '@ssehub/core/adapter';
+import { waitUntil } from '../../testing/src/clients';
+import { rawClient } from './raw-client';
 
 let hub: Hub;
 let server: http.Server | http2.Http2Server | undefined;
@@ -70,24 +72,26 @@ async function startHttp1(options: StreamOptions<unknown> = {}): Promise<void> {
   port = (server.address() as AddressInfo).port;
 }
 
-/** Sends raw bytes, keeps what comes back as latin1 text. */
-function raw(request: string) {
-  const socket = net.connect(port, '127.0.0.1');
-  sockets.push(socket);
-  const state = { text: '', closed: false, socket };
-  socket.on('data', (b: Buffer) => (state.text += b.toString('latin1')));
-  socket.on('close', () => (state.closed = true));
-  socket.on('error', () => undefined);
-  socket.write(request);
-  return state;
+/** A raw TCP client of the server started last. */
+const raw = (request: string) => rawClient(port, request, sockets);
+
+/**
+ * An `authorize` held by the test: `called` resolves when the handler asks, and the answer (allow)
+ * comes only once the test calls `release()`, so the test can act on the peer meanwhile.
+ */
+function heldAuthorize() {
+  let asked: () => void = () => undefined;
+  const called = new Promise<void>((resolve) => (asked = resolve));
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { authorize: () => (asked(), released.then(() => true)), called, release };
 }
 
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** The clients `hub` connects from now on. */
+function connectsOf(h: Hub): unknown[] {
+  const connects: unknown[] = [];
+  h.on('connect', (c) => connects.push(c));
+  return connects;
 }
 
 const headersOf = (text: string) => text.slice(0, text.indexOf('\r\n\r\n') + 2);
@@ -97,7 +101,7 @@ describe('nodeStreamHandler', () => {
   it('serves a GET as a stream and says it answered', async () => {
     await startHttp1();
     const c = raw(GET('/events'));
-    await until(() => hub.size === 1 && served.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => hub.size === 1 && served.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     expect(served).toEqual([true]);
     expect(headersOf(c.text)).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*content-type: text\/event-stream;/i);
   });
@@ -106,7 +110,7 @@ describe('nodeStreamHandler', () => {
     await startHttp1();
     const post = raw(`POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
     const options = raw(`OPTIONS /events HTTP/1.1\r\nHost: x\r\nOrigin: http://a\r\nAccess-Control-Request-Method: GET\r\n\r\n`);
-    await until(() => post.text.endsWith('passed') && options.text.endsWith('passed'), 'both passed on');
+    await waitUntil(() => post.text.endsWith('passed') && options.text.endsWith('passed'), 'both passed on');
     expect(served).toEqual([false, false]);
     expect(hub.size).toBe(0);
   });
@@ -114,7 +118,7 @@ describe('nodeStreamHandler', () => {
   it('answers a refusal itself and says so (the app’s fallback never runs)', async () => {
     await startHttp1({ authorize: () => false });
     const c = raw(GET('/events', 'Accept: text/event-stream\r\n'));
-    await until(() => served.length === 1 && c.text.includes('\r\n\r\n'), 'the answer');
+    await waitUntil(() => served.length === 1 && c.text.includes('\r\n\r\n'), 'the answer');
     expect(served).toEqual([true]);
     expect(c.text).toMatch(/^HTTP\/1\.1 (401|403) /);
     expect(c.text).not.toContain('passed');
@@ -124,7 +128,7 @@ describe('nodeStreamHandler', () => {
     extra = { headers: { 'X-Framework': 'yes', 'X-App': 'from the framework' } };
     await startHttp1({ headers: { 'X-App': 'from the options' } });
     const c = raw(GET('/events'));
-    await until(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const head = headersOf(c.text);
     expect(head).toContain('\r\nX-Framework: yes\r\n');
     expect(head).toContain('\r\nX-App: from the options\r\n');
@@ -135,60 +139,48 @@ describe('nodeStreamHandler', () => {
     await startHttp1({ compress: true });
     const gz = raw(GET('/events', 'Accept-Encoding: gzip\r\n'));
     const plain = raw(GET('/events'));
-    await until(() => hub.size === 2 && gz.text.includes('\r\n\r\n') && plain.text.includes('\r\n\r\n'), 'two streams');
+    await waitUntil(() => hub.size === 2 && gz.text.includes('\r\n\r\n') && plain.text.includes('\r\n\r\n'), 'two streams');
     expect(headersOf(gz.text).toLowerCase()).toContain('\r\ncontent-encoding: gzip\r\n');
     expect(headersOf(plain.text).toLowerCase()).not.toContain('content-encoding');
   });
 
   it('does not register a peer that left while authorize ran, and says it answered (HTTP/1)', async () => {
-    let authorizing: () => void = () => undefined;
-    const asked = new Promise<void>((resolve) => (authorizing = resolve));
-    let left: () => void = () => undefined;
-    const gone = new Promise<void>((resolve) => (left = resolve));
-    const connects: unknown[] = [];
-    hub.on('connect', (c) => connects.push(c));
-    await startHttp1({ authorize: () => (authorizing(), gone.then(() => true)) });
+    const held = heldAuthorize();
+    const connects = connectsOf(hub);
+    await startHttp1({ authorize: held.authorize });
     const c = raw(GET('/events'));
-    await asked;
+    await held.called;
     c.socket.destroy();
     await new Promise((r) => setTimeout(r, 50));
-    left();
-    await until(() => served.length === 1, 'the handler to finish');
+    held.release();
+    await waitUntil(() => served.length === 1, 'the handler to finish');
     expect(served).toEqual([true]);
     expect(connects).toEqual([]);
     expect(hub.size).toBe(0);
   });
 
   it('does not register a pipelined stream whose queued response was destroyed while authorize ran', async () => {
-    let authorizing: () => void = () => undefined;
-    const asked = new Promise<void>((resolve) => (authorizing = resolve));
-    let allow: () => void = () => undefined;
-    const allowed = new Promise<void>((resolve) => (allow = resolve));
-    const connects: unknown[] = [];
-    hub.on('connect', (c) => connects.push(c));
-    await startHttp1({ authorize: () => (authorizing(), allowed.then(() => true)) });
+    const held = heldAuthorize();
+    const connects = connectsOf(hub);
+    await startHttp1({ authorize: held.authorize });
     // The stream's response waits behind /slow's on the connection: it has no socket of its own yet.
     const c = raw(GET('/slow') + GET('/events'));
-    await asked;
+    await held.called;
     const res = streamResponses[0]!;
     expect(res.socket).toBeNull();
     // What a per-request timeout in the app does; the connection stays, serving /slow.
     res.destroy();
-    allow();
-    await until(() => served.length === 1, 'the handler to finish');
+    held.release();
+    await waitUntil(() => served.length === 1, 'the handler to finish');
     expect(served).toEqual([true]);
     expect(connects).toEqual([]);
     expect(c.closed).toBe(false);
   });
 
   it('does not register an HTTP/2 stream the client reset while authorize ran', async () => {
-    let authorizing: () => void = () => undefined;
-    const asked = new Promise<void>((resolve) => (authorizing = resolve));
-    let left: () => void = () => undefined;
-    const gone = new Promise<void>((resolve) => (left = resolve));
-    const connects: unknown[] = [];
-    hub.on('connect', (c) => connects.push(c));
-    const handle = nodeStreamHandler(hub, { authorize: () => (authorizing(), gone.then(() => true)) });
+    const held = heldAuthorize();
+    const connects = connectsOf(hub);
+    const handle = nodeStreamHandler(hub, { authorize: held.authorize });
     const h2 = http2.createServer((req, res) => void handle(req, req as never, res as never).then((done) => served.push(done)));
     server = h2;
     await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
@@ -196,12 +188,12 @@ describe('nodeStreamHandler', () => {
     try {
       const stream = session.request({ ':path': '/events' });
       stream.on('error', () => undefined);
-      await asked;
+      await held.called;
       // Only this stream goes: the connection (and its socket) stays up.
       stream.close(http2.constants.NGHTTP2_CANCEL);
       await new Promise((r) => setTimeout(r, 50));
-      left();
-      await until(() => served.length === 1, 'the handler to finish');
+      held.release();
+      await waitUntil(() => served.length === 1, 'the handler to finish');
       expect(served).toEqual([true]);
       expect(connects).toEqual([]);
       expect(session.destroyed).toBe(false);
@@ -215,9 +207,9 @@ describe('nodePublishHandler', () => {
   it('answers its own routes and says so, passes on the others', async () => {
     await startHttp1();
     const ok = raw(GET('/api/', 'Authorization: Bearer t\r\n'));
-    await until(() => served.length === 1 && ok.text.includes('\r\n\r\n'), 'the answer');
+    await waitUntil(() => served.length === 1 && ok.text.includes('\r\n\r\n'), 'the answer');
     const other = raw(GET('/api/elsewhere', 'Authorization: Bearer t\r\n'));
-    await until(() => other.text.endsWith('passed'), 'the other path passed on');
+    await waitUntil(() => other.text.endsWith('passed'), 'the other path passed on');
     expect(served).toEqual([true, false]);
     expect(ok.text).toMatch(/^HTTP\/1\.1 200 /);
   });
@@ -225,9 +217,9 @@ describe('nodePublishHandler', () => {
   it('answers HEAD with the headers and no body: the keep-alive connection serves its next request', async () => {
     await startHttp1();
     const c = raw(`HEAD /api/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n`);
-    await until(() => served.length === 1 && c.text.includes('\r\n\r\n'), 'the HEAD answer');
+    await waitUntil(() => served.length === 1 && c.text.includes('\r\n\r\n'), 'the HEAD answer');
     c.socket.write(GET('/nowhere'));
-    await until(() => c.text.endsWith('passed'), 'the next answer');
+    await waitUntil(() => c.text.endsWith('passed'), 'the next answer');
     expect(c.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\nHTTP\/1\.1 404 Not Found\r\n/);
     expect(served).toEqual([true, false]);
   });

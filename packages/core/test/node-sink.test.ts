@@ -9,6 +9,8 @@ import compression from 'compression';
 import { createHub, type Hub } from '@ssehub/core';
 import { encodeEvent } from '@ssehub/core/adapter';
 import { NodeSink, serveNode } from '@ssehub/core/adapter/node';
+import { waitUntil } from '../../testing/src/clients';
+import { rawClient as connectRaw } from './raw-client';
 
 let hub: Hub;
 let server: http.Server;
@@ -38,25 +40,8 @@ afterEach(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-/** A raw TCP client that keeps every byte it reads, as latin1 text. */
-function rawClient(request = 'GET /events HTTP/1.1\r\nHost: x\r\n\r\n') {
-  const socket = net.connect(port, '127.0.0.1');
-  sockets.push(socket);
-  const state = { text: '', ended: false, socket };
-  socket.on('data', (b: Buffer) => (state.text += b.toString('latin1')));
-  socket.on('end', () => (state.ended = true));
-  socket.on('error', () => undefined);
-  socket.write(request);
-  return state;
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** A raw TCP client of the server `start` made. */
+const rawClient = (request = 'GET /events HTTP/1.1\r\nHost: x\r\n\r\n') => connectRaw(port, request, sockets);
 
 function body(text: string): string {
   return text.slice(text.indexOf('\r\n\r\n') + 4);
@@ -70,26 +55,26 @@ it('writes byte-exact chunks, one per flush, ends the chunked body, then the con
   hub = createHub({ heartbeat: 0 });
   await start();
   const c = rawClient();
-  await until(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
+  await waitUntil(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
   expect(c.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   expect(c.text.toLowerCase()).toContain('transfer-encoding: chunked');
 
   // Two events in one turn are coalesced into one chunk; a multibyte character stays whole.
   const id1 = hub.broadcast({ data: 'first' });
   const id2 = hub.broadcast({ event: 'e', data: 'zwei ü €' });
-  await until(() => body(c.text).length > '2\r\n:\n\r\n'.length, 'the first chunk');
+  await waitUntil(() => body(c.text).length > '2\r\n:\n\r\n'.length, 'the first chunk');
   const id3 = hub.broadcast({ data: { n: 3 } });
   const e1 = encodeEvent({ data: 'first' }, id1);
   const e2 = encodeEvent({ event: 'e', data: 'zwei ü €' }, id2);
   const e3 = encodeEvent({ data: { n: 3 } }, id3);
   // The stream's lone `:` line comes first, as its own chunk.
   const expected = '2\r\n:\n\r\n' + chunk(Buffer.concat([e1, e2])) + chunk(e3);
-  await until(() => body(c.text).length >= expected.length, 'the second chunk');
+  await waitUntil(() => body(c.text).length >= expected.length, 'the second chunk');
 
   // Ending the stream writes the last chunk, and the connection (`Connection: close`) ends with it.
   expect(c.text.toLowerCase()).toContain('\r\nconnection: close\r\n');
   await hub.close();
-  await until(() => c.ended, 'the connection to end after the last chunk');
+  await waitUntil(() => c.ended, 'the connection to end after the last chunk');
   expect(body(c.text)).toBe(expected + '0\r\n\r\n');
 });
 
@@ -97,10 +82,10 @@ it('frames once per broadcast: every recipient gets the same bytes', async () =>
   hub = createHub({ heartbeat: 0 });
   await start();
   const clients = [rawClient(), rawClient(), rawClient()];
-  await until(() => hub.size === 3 && clients.every((c) => c.text.includes('\r\n\r\n')), 'three streams');
+  await waitUntil(() => hub.size === 3 && clients.every((c) => c.text.includes('\r\n\r\n')), 'three streams');
   const ids = [hub.broadcast({ data: 'a' }), hub.broadcast({ data: 'b'.repeat(300) })];
   const expected = '2\r\n:\n\r\n' + chunk(Buffer.concat([encodeEvent({ data: 'a' }, ids[0]), encodeEvent({ data: 'b'.repeat(300) }, ids[1])]));
-  await until(() => clients.every((c) => body(c.text).length >= expected.length), 'every client to read');
+  await waitUntil(() => clients.every((c) => body(c.text).length >= expected.length), 'every client to read');
   for (const c of clients) expect(body(c.text)).toBe(expected);
 });
 
@@ -111,7 +96,7 @@ it('keeps backpressure on the socket: a client that pauses, then reads, gets eve
   hub.on('evict', (_c, reason) => evicted.push(reason));
   await start();
   const c = rawClient();
-  await until(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
+  await waitUntil(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
   c.socket.pause();
   const data = 'x'.repeat(1000);
   const N = 20_000; // 20 MB: more than the kernel buffers of both ends, so the hub sees backpressure
@@ -119,9 +104,9 @@ it('keeps backpressure on the socket: a client that pauses, then reads, gets eve
     for (let j = 0; j < 100; j++) hub.broadcast({ data: `${i + j} ${data}` });
     await new Promise((r) => setImmediate(r));
   }
-  await until(() => hub.clients()[0]!.bufferedBytes > 1024 * 1024, 'the hub to queue behind the stalled socket');
+  await waitUntil(() => hub.clients()[0]!.bufferedBytes > 1024 * 1024, 'the hub to queue behind the stalled socket');
   c.socket.resume();
-  await until(() => (c.text.match(/\n\n/g)?.length ?? 0) >= N, 'every event after the drain', 30_000);
+  await waitUntil(() => (c.text.match(/\n\n/g)?.length ?? 0) >= N, 'every event after the drain', 30_000);
   const numbers = [...c.text.matchAll(/data: (\d+) /g)].map((m) => Number(m[1]));
   expect(numbers).toEqual(Array.from({ length: N }, (_, i) => i));
   expect(evicted).toEqual([]);
@@ -131,13 +116,13 @@ it('falls back to res.write for an HTTP/1.0 client (no chunked encoding)', async
   hub = createHub({ heartbeat: 0 });
   await start();
   const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
-  await until(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
+  await waitUntil(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
   const id = hub.broadcast({ data: 'plain' });
   const expected = ':\n' + Buffer.from(encodeEvent({ data: 'plain' }, id)).toString('latin1');
-  await until(() => body(c.text).length >= expected.length, 'the event');
+  await waitUntil(() => body(c.text).length >= expected.length, 'the event');
   expect(body(c.text)).toBe(expected);
   await hub.close();
-  await until(() => c.ended, 'the connection to close');
+  await waitUntil(() => c.ended, 'the connection to close');
   expect(body(c.text)).toBe(expected);
 });
 
@@ -146,12 +131,12 @@ it('goes through compression middleware in front, which gets every event at once
   const mw = compression();
   await start((req, res, serve) => mw(req as never, res as never, serve));
   const c = rawClient('GET /events HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n');
-  await until(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
+  await waitUntil(() => hub.size === 1 && c.text.includes('\r\n\r\n'), 'the stream to open');
   // Each event must arrive before the next is sent: nothing may sit in the compressor.
   for (let i = 0; i < 5; i++) {
     const id = hub.broadcast({ data: `event ${i}` });
     const wire = Buffer.from(encodeEvent({ data: `event ${i}` }, id)).toString('latin1');
-    await until(() => c.text.includes(wire), `event ${i}`);
+    await waitUntil(() => c.text.includes(wire), `event ${i}`);
   }
   expect(c.text.toLowerCase()).not.toContain('content-encoding: gzip');
 });
@@ -165,9 +150,9 @@ it('says which path it takes: direct on plain chunked HTTP/1.1, res.write for HT
     hub.connect(sink);
   });
   rawClient();
-  await until(() => paths.length === 1, 'the first stream');
+  await waitUntil(() => paths.length === 1, 'the first stream');
   rawClient('GET /events HTTP/1.0\r\n\r\n');
-  await until(() => paths.length === 2, 'the HTTP/1.0 stream');
+  await waitUntil(() => paths.length === 2, 'the HTTP/1.0 stream');
   expect(paths).toEqual([true, false]);
 });
 
@@ -212,14 +197,14 @@ it.each(unexpectedShapes)('falls back to res.write for good on a Node whose resp
     });
   });
   const a = rawClient();
-  await until(() => paths.length === 1, 'the first stream');
+  await waitUntil(() => paths.length === 1, 'the first stream');
   const b = rawClient();
-  await until(() => paths.length === 2 && hub.size === 2, 'the second stream');
+  await waitUntil(() => paths.length === 2 && hub.size === 2, 'the second stream');
   // Both take the public path, and a normal response still gets well-formed chunks.
   expect(paths).toEqual([false, false]);
   const id = hub.broadcast({ data: 'still here' });
   const expected = chunk(encodeEvent({ data: 'still here' }, id));
-  await until(() => body(b.text).includes(expected), 'the event, framed by Node');
+  await waitUntil(() => body(b.text).includes(expected), 'the event, framed by Node');
   expect(a.text).toContain('HTTP/1.1 200');
 });
 
@@ -269,7 +254,7 @@ describe('NodeSink, the sink contract over a real response', () => {
       socket.setNoDelay = (...args: Parameters<typeof socket.setNoDelay>) => (calls.push(args), original(...args));
     });
     rawClient();
-    await until(() => calls.length > 0, 'the stream');
+    await waitUntil(() => calls.length > 0, 'the stream');
     expect(calls).toEqual([[true]]);
   });
 
@@ -279,13 +264,13 @@ describe('NodeSink, the sink contract over a real response', () => {
     try {
       const made = await startSinks();
       const direct = rawClient();
-      await until(() => made.length === 1 && direct.text.includes('\r\n\r\n'), 'the HTTP/1.1 stream');
+      await waitUntil(() => made.length === 1 && direct.text.includes('\r\n\r\n'), 'the HTTP/1.1 stream');
       const http10 = rawClient('GET /events HTTP/1.0\r\n\r\n');
-      await until(() => made.length === 2 && http10.text.includes('\r\n\r\n'), 'the HTTP/1.0 stream');
+      await waitUntil(() => made.length === 2 && http10.text.includes('\r\n\r\n'), 'the HTTP/1.0 stream');
       const writesOf = (res: http.ServerResponse) => spy.mock.contexts.filter((c) => c === res).length;
       const before = made.map((m) => writesOf(m.res));
       for (const { sink } of made) for (let i = 0; i < 3; i++) sink.write(event(`e${i}`));
-      await until(() => (http10.text.match(/data: e\d/g) ?? []).length === 3 && (direct.text.match(/data: e\d/g) ?? []).length === 3, 'the events');
+      await waitUntil(() => (http10.text.match(/data: e\d/g) ?? []).length === 3 && (direct.text.match(/data: e\d/g) ?? []).length === 3, 'the events');
       expect(made.map((m) => m.sink.direct)).toEqual([true, false]);
       expect(made.map((m, i) => writesOf(m.res) - before[i]!)).toEqual([0, 3]);
     } finally {
@@ -300,9 +285,9 @@ describe('NodeSink, the sink contract over a real response', () => {
       (res as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => (seen.push(Buffer.from(chunk).toString('latin1')), original(chunk));
     });
     const c = rawClient();
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     made[0]!.sink.write(event('through the wrapper'));
-    await until(() => c.text.includes('data: through the wrapper'), 'the event');
+    await waitUntil(() => c.text.includes('data: through the wrapper'), 'the event');
     expect(made[0]!.sink.direct).toBe(false);
     expect(seen).toEqual([':\n', 'data: through the wrapper\n\n']);
   });
@@ -310,40 +295,40 @@ describe('NodeSink, the sink contract over a real response', () => {
   it('never writes a body to a HEAD response, even one whose headers say chunked', async () => {
     const made = await startSinks(undefined, { 'Content-Type': 'text/event-stream', 'Transfer-Encoding': 'chunked' });
     const c = rawClient('HEAD /events HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the headers');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the headers');
     expect(made[0]!.sink.direct).toBe(false);
     expect(made[0]!.sink.write(event('no body on HEAD'))).toBe(true);
     made[0]!.sink.end();
     // The connection stays usable: the next response follows the HEAD answer's headers directly.
     c.socket.write('GET /other HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => c.text.endsWith('nope'), 'the next response');
+    await waitUntil(() => c.text.endsWith('nope'), 'the next response');
     expect(c.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\nHTTP\/1\.1 404 Not Found\r\n[^]*\r\n\r\nnope$/);
   });
 
   it('skips an empty chunk (a zero-length chunk would end the body)', async () => {
     const made = await startSinks();
     const c = rawClient();
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const { sink } = made[0]!;
     expect(sink.direct).toBe(true);
     expect(sink.write(new Uint8Array(0))).toBe(true);
     const e = event('after the empty one');
     sink.write(e);
     const expected = '2\r\n:\n\r\n' + chunk(e);
-    await until(() => body(c.text).length >= expected.length, 'the event');
+    await waitUntil(() => body(c.text).length >= expected.length, 'the event');
     expect(body(c.text)).toBe(expected);
   });
 
   it('after end(), writes nothing after the last chunk: the keep-alive connection serves its next request', async () => {
     const made = await startSinks();
     const c = rawClient();
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const { sink } = made[0]!;
     sink.end();
     expect(sink.write(event('too late'))).toBe(true);
     expect(sink.write(event('too late'))).toBe(true);
     c.socket.write('GET /other HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => c.text.endsWith('nope'), 'the next response');
+    await waitUntil(() => c.text.endsWith('nope'), 'the next response');
     expect(body(c.text)).toMatch(/^2\r\n:\n\r\n0\r\n\r\nHTTP\/1\.1 404 Not Found\r\n/);
   });
 
@@ -351,11 +336,11 @@ describe('NodeSink, the sink contract over a real response', () => {
     const errors: Error[] = [];
     const made = await startSinks((_req, res) => void res.on('error', (e) => errors.push(e)));
     const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const { sink } = made[0]!;
     sink.end();
     expect(sink.write(event('too late'))).toBe(true);
-    await until(() => c.ended, 'the connection to end');
+    await waitUntil(() => c.ended, 'the connection to end');
     expect(body(c.text)).toBe(':\n');
     expect(errors).toEqual([]);
   });
@@ -364,7 +349,7 @@ describe('NodeSink, the sink contract over a real response', () => {
     const ends: { calls: number }[] = [];
     const made = await startSinks((_req, res) => void ends.push(countCalls(res, 'end')));
     const c = rawClient();
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     made[0]!.sink.end();
     made[0]!.sink.end();
     expect(ends[0]!.calls).toBe(1);
@@ -374,7 +359,7 @@ describe('NodeSink, the sink contract over a real response', () => {
     const made = await startSinks();
     const a = rawClient();
     const b = rawClient();
-    await until(() => made.length === 2 && a.text.includes('\r\n\r\n') && b.text.includes('\r\n\r\n'), 'two streams');
+    await waitUntil(() => made.length === 2 && a.text.includes('\r\n\r\n') && b.text.includes('\r\n\r\n'), 'two streams');
     const [ended, destroyed] = made as [Made, Made];
     expect([ended.sink.direct, destroyed.sink.direct]).toEqual([true, true]);
     // What a peer's FIN or reset does to the server's socket, before the response hears of it.
@@ -384,7 +369,7 @@ describe('NodeSink, the sink contract over a real response', () => {
     destroyed.res.socket!.destroy();
     expect(destroyed.res.socket!.writableEnded).toBe(false);
     expect(destroyed.sink.write(event('after reset'))).toBe(true);
-    await until(() => a.ended, 'the ended connection to end');
+    await waitUntil(() => a.ended, 'the ended connection to end');
     expect(body(a.text)).toBe('2\r\n:\n\r\n');
   });
 
@@ -392,7 +377,7 @@ describe('NodeSink, the sink contract over a real response', () => {
     const writes: { calls: number }[] = [];
     const made = await startSinks((_req, res) => void writes.push(countCalls(res, 'write')));
     const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const { sink } = made[0]!;
     const closed = closedOf(sink);
     c.socket.destroy();
@@ -405,7 +390,7 @@ describe('NodeSink, the sink contract over a real response', () => {
   it('runs every close callback once, in order, and one registered after the close in a microtask', async () => {
     const made = await startSinks();
     const c = rawClient();
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const { sink } = made[0]!;
     const order: string[] = [];
     sink.onClose(() => order.push('first'));
@@ -426,13 +411,13 @@ describe('NodeSink, the sink contract over a real response', () => {
     const writes: { calls: number }[] = [];
     const made = await startSinks((_req, res) => void writes.push(countCalls(res, 'write')));
     const c = rawClient('GET /events HTTP/1.0\r\n\r\n');
-    await until(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
+    await waitUntil(() => made.length === 1 && c.text.includes('\r\n\r\n'), 'the stream');
     const { sink } = made[0]!;
     sink.destroy();
     const calls = writes[0]!.calls;
     expect(sink.write(event('after destroy'))).toBe(true);
     expect(writes[0]!.calls).toBe(calls);
-    await until(() => c.ended, 'the connection to close');
+    await waitUntil(() => c.ended, 'the connection to close');
     expect(body(c.text)).toBe(':\n');
   });
 });
